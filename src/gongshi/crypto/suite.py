@@ -62,6 +62,13 @@ class Suite(ABC):
     def generate_private_key(self) -> PrivateKey: ...
 
     @abstractmethod
+    def derive_private_key(self, seed: bytes) -> PrivateKey:
+        """A deterministic key from a secret `seed` of at least 32 bytes (same seed, same key).
+
+        For tests, simulations and reproducible fixtures; real keys come from
+        `generate_private_key`. Raises InvalidSeed for a short seed."""
+
+    @abstractmethod
     def load_private_key_pem(self, pem: bytes) -> PrivateKey:
         """Parse a PEM private key of this suite; raises InvalidKey otherwise."""
 
