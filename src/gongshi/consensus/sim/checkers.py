@@ -1,0 +1,117 @@
+"""Invariant checkers, run by the cluster after every step (see SPEC.md for the IDs).
+
+Each checker sees only what honest nodes did (their commits, the votes they sent, the
+evidence they recorded) and keeps incremental state, so checking every step stays cheap.
+Byzantine validators (including both twins of a shared key) are exempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gongshi.consensus.actions import Commit
+from gongshi.consensus.evidence import Evidence, verify_evidence
+from gongshi.consensus.quorum import verify_commit
+from gongshi.consensus.signing import Verifier
+from gongshi.consensus.types import ValidatorSet
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Violation:
+    invariant: str  # an ID of SPEC.md, e.g. "CONS-SAFETY-1"
+    time_ms: int
+    node: int
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.invariant} at t={self.time_ms}ms node={self.node}: {self.detail}"
+
+
+@dataclass(slots=True)
+class Checkers:
+    chain_id: bytes
+    verifier: Verifier
+    validator_sets: dict[int, ValidatorSet]  # epoch -> set, learnt from commits
+    byzantine_keys: frozenset[bytes]
+    violations: list[Violation] = field(default_factory=list)
+    canonical: dict[int, bytes] = field(default_factory=dict)  # height -> committed hash
+    tips: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # node -> (height, hash)
+    votes: dict[tuple[bytes, int, int], bytes] = field(default_factory=dict)
+    last_vote: dict[bytes, tuple[int, int]] = field(default_factory=dict)
+
+    def fail(self, invariant: str, time_ms: int, node: int, detail: str) -> None:
+        self.violations.append(
+            Violation(invariant=invariant, time_ms=time_ms, node=node, detail=detail)
+        )
+
+    def on_commit(self, time_ms: int, node: int, commit: Commit) -> None:
+        block = commit.block
+        known = self.canonical.setdefault(block.height, block.block_hash)
+        if known != block.block_hash:
+            self.fail(
+                "CONS-SAFETY-1",
+                time_ms,
+                node,
+                f"height {block.height}: {block.block_hash.hex()[:12]} != {known.hex()[:12]}",
+            )
+        tip_height, tip_hash = self.tips.get(node, (0, b""))
+        if block.height != tip_height + 1 or (tip_height and block.parent_hash != tip_hash):
+            self.fail(
+                "CONS-SAFETY-2",
+                time_ms,
+                node,
+                f"commit at height {block.height} does not extend its tip at {tip_height}",
+            )
+        self.tips[node] = (block.height, block.block_hash)
+        validators = self.validator_sets.get(commit.epoch)
+        if validators is None or not verify_commit(
+            self.chain_id,
+            validators,
+            block.block_hash,
+            block.height,
+            commit.certificate,
+            self.verifier,
+        ):
+            self.fail("CONS-SAFETY-5", time_ms, node, f"bad certificate at {block.height}")
+        if commit.next_validators is not None:
+            known_set = self.validator_sets.setdefault(
+                commit.next_validators.epoch, commit.next_validators
+            )
+            if known_set != commit.next_validators:
+                self.fail("CONS-SAFETY-1", time_ms, node, "validator sets disagree")
+
+    def on_vote(
+        self, time_ms: int, node: int, key: bytes, epoch: int, round_number: int, block_hash: bytes
+    ) -> None:
+        """Called for every vote an honest validator signs (seen at its signer)."""
+        if key in self.byzantine_keys:
+            return
+        slot = (key, epoch, round_number)
+        first = self.votes.setdefault(slot, block_hash)
+        if first != block_hash:
+            self.fail("CONS-SAFETY-3", time_ms, node, f"double vote in round {round_number}")
+        previous = self.last_vote.get(key, (-1, -1))
+        current = (epoch, round_number)
+        if current < previous:
+            self.fail("CONS-SAFETY-4", time_ms, node, f"vote {current} after {previous}")
+        self.last_vote[key] = max(previous, current)
+
+    def on_evidence(self, time_ms: int, node: int, evidence: Evidence) -> None:
+        validators = self.validator_sets.get(evidence.epoch)
+        if evidence.public_key not in self.byzantine_keys:
+            self.fail("CONS-EVIDENCE-1", time_ms, node, "evidence against an honest validator")
+        elif validators is None or not verify_evidence(
+            self.chain_id, validators, evidence, self.verifier
+        ):
+            self.fail("CONS-EVIDENCE-1", time_ms, node, "evidence does not verify")
+
+    def check_liveness(self, time_ms: int, start_heights: dict[int, int], blocks_min: int) -> None:
+        for node, start in sorted(start_heights.items()):
+            height = self.tips.get(node, (0, b""))[0]
+            if height < start + blocks_min:
+                self.fail(
+                    "CONS-LIVE-1",
+                    time_ms,
+                    node,
+                    f"committed {height - start} blocks after stabilising, need {blocks_min}",
+                )

@@ -1,0 +1,392 @@
+"""The deterministic cluster simulation: a discrete-event loop over n engines.
+
+One `random.Random(seed)` first draws the options (unless given) and then decides every
+delay, loss, duplication, app latency and Byzantine choice. Events are ordered by (time,
+sequence number), so a seed replays exactly; `trace_hash` fingerprints the whole run.
+
+Two phases, as in TigerBeetle's VOPR: a safety phase with every fault on, then a liveness
+phase in which the network heals, crashed nodes restart and the honest nodes must commit
+`liveness_blocks` more blocks within `liveness_ms`. Checkers run after every step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gongshi.consensus import actions as act
+from gongshi.consensus.bootstrap import genesis_root
+from gongshi.consensus.engine import EngineConfig
+from gongshi.consensus.events import (
+    BlockValidated,
+    Event,
+    ProposalBuilt,
+    Received,
+    Start,
+    TimerFired,
+)
+from gongshi.consensus.messages import Message, Proposal, Timeout, Vote
+from gongshi.consensus.signing import Signer, Verifier
+from gongshi.consensus.sim.app import ReconfigPlan, build_block, genesis_block, validate_block
+from gongshi.consensus.sim.checkers import Checkers, Violation
+from gongshi.consensus.sim.keys import KeyRing, MacSigner, secret_for
+from gongshi.consensus.sim.network import SimNetwork
+from gongshi.consensus.sim.node import (
+    Durable,
+    RecordingSigner,
+    SimNode,
+    corrupt,
+    decode_vote_statement,
+    equivocating_twin,
+    future_spam,
+)
+from gongshi.consensus.sim.options import Behaviour, SimOptions, draw_options
+from gongshi.consensus.types import ValidatorSet
+
+logger = logging.getLogger(__name__)
+
+CHAIN_ID = b"gongshi-sim"
+EVENTS_MAX = 2_000_000
+STABLE_DELAY_MAX_MS = 10
+
+# Event kinds in the queue.
+DELIVER, TIMER, APP, CRASH, RESTART, STABILISE = range(6)
+
+# index -> (signer, public key); the default makes MAC keys, tests may pass a real suite's.
+KeyFactory = Callable[[int], Signer]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimResult:
+    options: SimOptions
+    violations: tuple[Violation, ...]
+    trace_hash: str
+    events: int
+    time_ms: int
+    heights: tuple[int, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+class Cluster:
+    def __init__(
+        self,
+        options: SimOptions,
+        rng: random.Random,
+        *,
+        key_factory: KeyFactory | None = None,
+        verifier: Verifier | None = None,
+    ) -> None:
+        self.options = options
+        self.rng = rng
+        self.network = SimNetwork.from_options(rng, options)
+        self.queue: list[tuple[int, int, int, int, object]] = []
+        self.sequence = 0
+        self.now_ms = 0
+        self.trace = hashlib.blake2b(digest_size=16)
+        ring = KeyRing()
+        if key_factory is None:
+            key_factory = self._mac_factory(ring)
+        self.verifier: Verifier = verifier if verifier is not None else ring
+        self.nodes = self._make_nodes(key_factory)
+        self.by_key: dict[bytes, list[SimNode]] = {}
+        for node in self.nodes:
+            self.by_key.setdefault(node.public_key, []).append(node)
+        self.plan = self._reconfig_plan()
+        byzantine_keys = frozenset(
+            self.nodes[index].public_key for index in options.byzantine_indices
+        )
+        self.checkers = Checkers(
+            chain_id=CHAIN_ID,
+            verifier=self.verifier,
+            validator_sets={0: self.genesis_validators},
+            byzantine_keys=byzantine_keys,
+        )
+        self.liveness_start: dict[int, int] | None = None
+        self.events = 0
+        self.signed_votes: list[tuple[int, int, bytes]] = []
+
+    def _mac_factory(self, ring: KeyRing) -> KeyFactory:
+        seed = self.options.seed
+
+        def factory(index: int) -> Signer:
+            secret = secret_for(seed, index)
+            ring.add(secret)
+            return MacSigner(secret)
+
+        return factory
+
+    def _make_nodes(self, key_factory: KeyFactory) -> list[SimNode]:
+        options = self.options
+        key_count = options.validators + options.observers
+        signers = [key_factory(index) for index in range(key_count)]
+        self.genesis_validators = ValidatorSet(
+            epoch=0,
+            public_keys=tuple(signer.public_key() for signer in signers[: options.validators]),
+        )
+        behaviours = dict(options.byzantine)
+        owners = list(range(key_count)) + list(options.twins)
+        config = EngineConfig(
+            chain_id=CHAIN_ID,
+            timeout_base_ms=options.timeout_base_ms,
+            timeout_backoff_exponent_max=options.backoff_exponent_max,
+        )
+        root = genesis_root(genesis_block(), self.genesis_validators)
+        nodes = []
+        for node_id, owner in enumerate(owners):
+            signer = RecordingSigner(signers[owner], node_id, self._on_sign)
+            nodes.append(
+                SimNode(
+                    node_id=node_id,
+                    signer=signer,
+                    behaviour=behaviours.get(owner),
+                    durable=Durable(safety=None, root=root),
+                    config=config,
+                    verifier=self.verifier,
+                )
+            )
+        return nodes
+
+    def _reconfig_plan(self) -> ReconfigPlan | None:
+        reconfig = self.options.reconfig
+        if reconfig is None:
+            return None
+        keys = tuple(self.nodes[node_id].public_key for node_id in reconfig.validators)
+        return ReconfigPlan(
+            height=reconfig.height,
+            activation_height=reconfig.activation_height,
+            public_keys=keys,
+        )
+
+    # ----------------------------------------------------------------------------- loop
+
+    def _push(self, time_ms: int, kind: int, node_id: int, payload: object) -> None:
+        self.sequence += 1
+        heapq.heappush(self.queue, (time_ms, self.sequence, kind, node_id, payload))
+
+    def run(self) -> SimResult:
+        options = self.options
+        logger.info("sim %s", options.describe())
+        self.trace.update(options.describe().encode())
+        for node in self.nodes:
+            self._push(0, RESTART, node.node_id, None)
+        for crash in options.crashes:
+            self._push(crash.at_ms, CRASH, crash.node, crash.actions_kept)
+            self._push(crash.at_ms + crash.down_ms, RESTART, crash.node, None)
+        self._push(options.safety_ms, STABILISE, -1, None)
+        deadline_ms = options.safety_ms + options.liveness_ms
+        while self.queue and not self.checkers.violations:
+            time_ms, _, kind, node_id, payload = heapq.heappop(self.queue)
+            if time_ms > deadline_ms or self._liveness_reached():
+                break
+            self.now_ms = time_ms
+            self.events += 1
+            if self.events > EVENTS_MAX:
+                self.checkers.fail("CONS-SIM-1", time_ms, -1, "event budget exhausted")
+                break
+            self._handle(kind, node_id, payload)
+        self._finish(deadline_ms)
+        return SimResult(
+            options=options,
+            violations=tuple(self.checkers.violations),
+            trace_hash=self.trace.hexdigest(),
+            events=self.events,
+            time_ms=self.now_ms,
+            heights=tuple(node.tip_height for node in self.nodes),
+        )
+
+    def _finish(self, deadline_ms: int) -> None:
+        if self.checkers.violations or self.liveness_start is None:
+            return
+        if len(self.checkers.byzantine_keys) > self.options.faults_max:
+            return  # beyond the fault model nothing is promised about liveness
+        if not self._liveness_reached():
+            self.checkers.check_liveness(
+                deadline_ms, self.liveness_start, self.options.liveness_blocks
+            )
+
+    def _liveness_reached(self) -> bool:
+        start = self.liveness_start
+        if start is None:
+            return False
+        blocks = self.options.liveness_blocks
+        return all(
+            self.nodes[node_id].tip_height >= height + blocks for node_id, height in start.items()
+        )
+
+    def _handle(self, kind: int, node_id: int, payload: object) -> None:
+        if kind == STABILISE:
+            self._stabilise()
+            return
+        node = self.nodes[node_id]
+        if kind == RESTART:
+            if node.engine is None:
+                self.trace.update(b"R%d@%d" % (node_id, self.now_ms))
+                node.boot()
+                self._step(node, Start())
+            return
+        if kind == CRASH:
+            if node.engine is not None:
+                assert isinstance(payload, int)
+                node.crash_budget = payload
+            return
+        if node.engine is None:
+            return  # a down node loses what reaches it
+        assert isinstance(payload, Received | TimerFired | BlockValidated | ProposalBuilt)
+        if kind == TIMER and isinstance(payload, TimerFired) and payload.round != node.engine.round:
+            return  # stale timer: skip the step entirely (it would be a no-op)
+        self._step(node, payload)
+
+    def _stabilise(self) -> None:
+        self.trace.update(b"S%d" % self.now_ms)
+        self.network.stabilise(STABLE_DELAY_MAX_MS)
+        for node in self.nodes:
+            if node.engine is None:
+                node.boot()
+                self._step(node, Start())
+            node.crash_budget = None
+        self.liveness_start = {node.node_id: node.tip_height for node in self.nodes if node.honest}
+
+    # ----------------------------------------------------------------------------- steps
+
+    def _step(self, node: SimNode, event: Event) -> None:
+        engine = node.engine
+        assert engine is not None
+        self.signed_votes.clear()
+        actions = engine.step(event)
+        budget = node.crash_budget
+        if budget is not None:
+            actions = actions[:budget]
+        for action in actions:
+            self._carry_out(node, action)
+        self._release_votes(node)
+        if budget is not None:
+            self.trace.update(b"C%d@%d" % (node.node_id, self.now_ms))
+            node.crash(self.now_ms)
+
+    def _release_votes(self, node: SimNode) -> None:
+        """Votes signed in this step count as cast once their persist is durable (a crash
+        before it means they never left the node); conservative: counted even if unsent."""
+        safety = node.durable.safety
+        for epoch, round_number, block_hash in self.signed_votes:
+            if safety is not None and (safety.epoch, safety.last_voted_round) >= (
+                epoch,
+                round_number,
+            ):
+                self.checkers.on_vote(
+                    self.now_ms, node.node_id, node.public_key, epoch, round_number, block_hash
+                )
+        self.signed_votes.clear()
+
+    def _carry_out(self, node: SimNode, action: act.Action) -> None:
+        if isinstance(action, act.Send):
+            self._send(node, action.message, self.by_key.get(action.to, []))
+        elif isinstance(action, act.Broadcast):
+            self._send(node, action.message, self.nodes)
+        elif isinstance(action, act.SetTimer):
+            timer = TimerFired(epoch=action.epoch, round=action.round)
+            self._push(self.now_ms + action.delay_ms, TIMER, node.node_id, timer)
+        elif isinstance(action, act.PersistSafetyState):
+            node.durable.safety = action.state
+        elif isinstance(action, act.ValidateBlock):
+            valid, change = validate_block(action.block)
+            answer = BlockValidated(block_hash=action.block.block_hash, valid=valid, change=change)
+            self._push(self._app_time(), APP, node.node_id, answer)
+        elif isinstance(action, act.BuildProposal):
+            block, change = build_block(
+                action.height, action.parent_hash, action.round, node.node_id, self.plan
+            )
+            built = ProposalBuilt(
+                epoch=action.epoch, round=action.round, block=block, change=change
+            )
+            self._push(self._app_time(), APP, node.node_id, built)
+        elif isinstance(action, act.Commit):
+            self._commit(node, action)
+        elif isinstance(action, act.RecordEvidence) and node.honest:
+            self.checkers.on_evidence(self.now_ms, node.node_id, action.evidence)
+
+    def _app_time(self) -> int:
+        return self.now_ms + self.rng.randint(0, self.options.app_delay_max_ms)
+
+    def _commit(self, node: SimNode, commit: act.Commit) -> None:
+        _, change = validate_block(commit.block)
+        node.durable.record_commit(commit, change)
+        node.tip_height = commit.block.height
+        self.trace.update(
+            b"K%d:%d:" % (node.node_id, commit.block.height) + commit.block.block_hash
+        )
+        if node.honest:
+            self.checkers.on_commit(self.now_ms, node.node_id, commit)
+
+    def _on_sign(self, node_id: int, message: bytes) -> None:
+        statement = decode_vote_statement(message)
+        if statement is not None:
+            self.signed_votes.append(statement)
+
+    # ----------------------------------------------------------------------------- network
+
+    def _send(self, node: SimNode, message: Message, targets: list[SimNode]) -> None:
+        if isinstance(message, Vote) and node.honest:
+            safety = node.durable.safety
+            if safety is None or (safety.epoch, safety.last_voted_round) < (
+                message.epoch,
+                message.round,
+            ):
+                self.checkers.fail(
+                    "CONS-SAFETY-6", self.now_ms, node.node_id, "vote sent before persisted"
+                )
+        behaviour = node.behaviour
+        if behaviour == Behaviour.SILENT:
+            return
+        messages = [(message, targets)]
+        if behaviour == Behaviour.EQUIVOCATE and isinstance(message, Proposal):
+            messages = self._equivocate(node, message, targets)
+        elif behaviour == Behaviour.BAD_SIGNATURES and self.rng.random() < 0.5:
+            messages = [(corrupt(message), targets)]
+        elif behaviour == Behaviour.FUTURE_SPAM and isinstance(message, Timeout | Proposal):
+            messages += [(spam, self.nodes) for spam in future_spam(node, self.rng, CHAIN_ID)]
+        sender = node.public_key
+        for item, receivers in messages:
+            tag = type(item).__name__[0].encode()
+            for target in receivers:
+                if target is node:
+                    continue
+                for arrival in self.network.arrival_times(
+                    self.now_ms, node.node_id, target.node_id
+                ):
+                    self.trace.update(b"%s%d>%d@%d" % (tag, node.node_id, target.node_id, arrival))
+                    event = Received(sender=sender, message=item)
+                    self._push(arrival, DELIVER, target.node_id, event)
+
+    def _equivocate(
+        self, node: SimNode, proposal: Proposal, targets: list[SimNode]
+    ) -> list[tuple[Message, list[SimNode]]]:
+        other = equivocating_twin(node, proposal, CHAIN_ID, self.plan)
+        if other is None:
+            return [(proposal, targets)]
+        half = [target for target in targets if self.rng.random() < 0.5]
+        rest = [target for target in targets if target not in half]
+        return [(proposal, half), (other, rest)]
+
+
+def run_scenario(
+    seed: int,
+    *,
+    nodes: int | None = None,
+    byzantine: int | None = None,
+    options: SimOptions | None = None,
+    key_factory: KeyFactory | None = None,
+    verifier: Verifier | None = None,
+) -> SimResult:
+    """Run one seeded scenario; options are drawn from the same PRNG unless given."""
+    rng = random.Random(seed)
+    if options is None:
+        options = draw_options(rng, seed, nodes=nodes, byzantine=byzantine)
+    cluster = Cluster(options, rng, key_factory=key_factory, verifier=verifier)
+    return cluster.run()

@@ -1,0 +1,206 @@
+"""Scenario options: everything a run depends on besides the seed, drawn from the seed.
+
+`draw_options(rng, ...)` is "swarm testing" as in TigerBeetle's VOPR: cluster size, fault
+probabilities, partitions, crashes and Byzantine behaviours all vary by seed.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gongshi.consensus.errors import InvalidSimulationOptions
+
+
+class Behaviour(StrEnum):
+    """What a Byzantine validator does (honest validators have no entry)."""
+
+    SILENT = "silent"  # sends nothing
+    EQUIVOCATE = "equivocate"  # as leader, sends different blocks to two halves
+    TWIN = "twin"  # two engines share its key, each honest on its own (Twins)
+    BAD_SIGNATURES = "bad-signatures"  # corrupts the signature of what it sends
+    FUTURE_SPAM = "future-spam"  # also sends validly signed messages for far-future rounds
+
+
+BEHAVIOURS = tuple(Behaviour)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Partition:
+    """From `start_ms` to `end_ms`, nodes only reach nodes of the same group."""
+
+    start_ms: int
+    end_ms: int
+    groups: tuple[int, ...]  # group of each node id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Crash:
+    node: int
+    at_ms: int
+    down_ms: int
+    actions_kept: int  # actions of the crashing step carried out before the crash
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reconfig:
+    """The block at `height` moves validation to `validators` (node ids) at `activation_height`."""
+
+    height: int
+    activation_height: int
+    validators: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimOptions:
+    seed: int
+    validators: int
+    observers: int = 0
+    byzantine: tuple[tuple[int, Behaviour], ...] = ()
+    delay_min_ms: int = 1
+    delay_max_ms: int = 10
+    loss_permille: int = 0
+    duplicate_permille: int = 0
+    partitions: tuple[Partition, ...] = ()
+    crashes: tuple[Crash, ...] = ()
+    reconfig: Reconfig | None = None
+    timeout_base_ms: int = 40
+    backoff_exponent_max: int = 4
+    app_delay_max_ms: int = 2
+    safety_ms: int = 1000
+    liveness_ms: int = 6000
+    liveness_blocks: int = 3
+
+    def __post_init__(self) -> None:
+        if self.validators < 1 or self.observers < 0:
+            raise InvalidSimulationOptions("need at least one validator")
+        if any(not 0 <= index < self.validators for index, _ in self.byzantine):
+            raise InvalidSimulationOptions("Byzantine indices must name validators")
+        if not 0 <= self.delay_min_ms <= self.delay_max_ms:
+            raise InvalidSimulationOptions("delays must satisfy 0 <= min <= max")
+
+    @property
+    def faults_max(self) -> int:
+        return (self.validators - 1) // 3
+
+    @property
+    def byzantine_indices(self) -> frozenset[int]:
+        return frozenset(index for index, _ in self.byzantine)
+
+    @property
+    def twins(self) -> tuple[int, ...]:
+        return tuple(index for index, kind in self.byzantine if kind == Behaviour.TWIN)
+
+    @property
+    def node_count(self) -> int:
+        return self.validators + self.observers + len(self.twins)
+
+    def describe(self) -> str:
+        byzantine = ",".join(f"{index}:{kind.value}" for index, kind in self.byzantine) or "none"
+        return (
+            f"seed={self.seed} validators={self.validators} observers={self.observers} "
+            f"byzantine={byzantine} delay_ms={self.delay_min_ms}..{self.delay_max_ms} "
+            f"loss={self.loss_permille}/1000 duplicate={self.duplicate_permille}/1000 "
+            f"partitions={len(self.partitions)} crashes={len(self.crashes)} "
+            f"reconfig={'yes' if self.reconfig else 'no'} timeout_ms={self.timeout_base_ms} "
+            f"safety_ms={self.safety_ms} liveness_ms={self.liveness_ms}"
+        )
+
+
+def draw_options(
+    rng: random.Random, seed: int, *, nodes: int | None = None, byzantine: int | None = None
+) -> SimOptions:
+    """Random options for one scenario; `nodes` / `byzantine` pin the cluster size and the
+    number of Byzantine validators (which may exceed f, to show the checkers fire)."""
+    validators = nodes if nodes is not None else rng.choice((4, 4, 4, 5, 6, 7))
+    faults_max = (validators - 1) // 3
+    count = byzantine if byzantine is not None else rng.randint(0, faults_max)
+    if not 0 <= count <= validators:
+        raise InvalidSimulationOptions("--byzantine must be between 0 and --nodes")
+    chosen = rng.sample(range(validators), count)
+    honest = [index for index in range(validators) if index not in chosen]
+    if count > faults_max:
+        return _beyond_fault_model(rng, seed, validators, sorted(chosen), honest)
+    behaviours = tuple((index, rng.choice(BEHAVIOURS)) for index in sorted(chosen))
+    reconfig = _draw_reconfig(rng, validators, honest) if rng.random() < 0.2 and honest else None
+    observers = 1 if reconfig is not None else 0
+    twins = sum(1 for _, kind in behaviours if kind == Behaviour.TWIN)
+    node_count = validators + observers + twins
+    safety_ms = rng.randint(400, 1200)
+    delay_min_ms = rng.randint(0, 4)
+    return SimOptions(
+        seed=seed,
+        validators=validators,
+        observers=observers,
+        byzantine=behaviours,
+        delay_min_ms=delay_min_ms,
+        delay_max_ms=delay_min_ms + rng.randint(2, 30),
+        loss_permille=rng.choice((0, 0, 20, 50, 150)),
+        duplicate_permille=rng.choice((0, 0, 30, 100)),
+        partitions=_draw_partitions(rng, node_count, safety_ms),
+        crashes=_draw_crashes(rng, honest, safety_ms),
+        reconfig=reconfig,
+        timeout_base_ms=rng.choice((30, 40, 60)),
+        safety_ms=safety_ms,
+    )
+
+
+def _draw_partitions(rng: random.Random, node_count: int, safety_ms: int) -> tuple[Partition, ...]:
+    partitions = []
+    for _ in range(rng.choice((0, 0, 1, 2))):
+        start_ms = rng.randint(0, safety_ms - 50)
+        end_ms = min(safety_ms, start_ms + rng.randint(50, 500))
+        groups = tuple(rng.randint(0, 1) for _ in range(node_count))
+        partitions.append(Partition(start_ms=start_ms, end_ms=end_ms, groups=groups))
+    return tuple(partitions)
+
+
+def _draw_crashes(rng: random.Random, honest: list[int], safety_ms: int) -> tuple[Crash, ...]:
+    crashes: list[Crash] = []
+    for _ in range(rng.choice((0, 0, 1, 2)) if honest else 0):
+        at_ms = rng.randint(0, safety_ms - 20)
+        crashes.append(
+            Crash(
+                node=rng.choice(honest),
+                at_ms=at_ms,
+                down_ms=rng.randint(20, 400),
+                actions_kept=rng.randint(0, 3),
+            )
+        )
+    return tuple(crashes)
+
+
+def _draw_reconfig(rng: random.Random, validators: int, honest: list[int]) -> Reconfig:
+    """Swap one honest validator for the observer node (id `validators`)."""
+    leaving = rng.choice(honest)
+    members = (*tuple(index for index in range(validators) if index != leaving), validators)
+    height = rng.randint(2, 5)
+    return Reconfig(height=height, activation_height=height + rng.randint(1, 4), validators=members)
+
+
+def _beyond_fault_model(
+    rng: random.Random, seed: int, validators: int, chosen: list[int], honest: list[int]
+) -> SimOptions:
+    """More than f Byzantine validators: the strongest attack, Twins with a split brain. Every
+    Byzantine key runs two engines; a partition for the whole safety phase puts half of the
+    honest validators and one copy of each Byzantine key on each side. Each side then holds
+    a quorum of distinct keys whenever the Byzantine keys reach f+1 of it."""
+    twin_ids = {key: validators + position for position, key in enumerate(chosen)}
+    groups = [0] * (validators + len(chosen))
+    shuffled = list(honest)
+    rng.shuffle(shuffled)
+    for position, index in enumerate(shuffled):
+        groups[index] = position % 2
+    for twin_id in twin_ids.values():
+        groups[twin_id] = 1
+    safety_ms = rng.randint(400, 1200)
+    return SimOptions(
+        seed=seed,
+        validators=validators,
+        byzantine=tuple((index, Behaviour.TWIN) for index in chosen),
+        delay_min_ms=1,
+        delay_max_ms=1 + rng.randint(2, 20),
+        partitions=(Partition(start_ms=0, end_ms=safety_ms, groups=tuple(groups)),),
+        safety_ms=safety_ms,
+    )

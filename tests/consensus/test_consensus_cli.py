@@ -1,0 +1,45 @@
+"""`gongshi sim`: campaigns, replay commands, exact replays."""
+
+from __future__ import annotations
+
+import re
+
+from click.testing import CliRunner
+
+from gongshi.cli.sim_cmd import sim
+from gongshi.consensus.sim.cluster import run_scenario
+
+
+def test_campaign_reports_passes() -> None:
+    outcome = CliRunner().invoke(sim, ["--runs", "3", "--seed", "40"])
+    assert outcome.exit_code == 0, outcome.output
+    assert outcome.output.startswith("SEED=40 runs=3")
+    assert "3 passed, 0 failed" in outcome.output
+
+
+def test_single_run_replays_the_same_trace() -> None:
+    outcome = CliRunner().invoke(sim, ["--runs", "1", "--seed", "77"])
+    assert outcome.exit_code == 0, outcome.output
+    trace = re.search(r"trace=([0-9a-f]+)", outcome.output)
+    assert trace is not None
+    assert trace.group(1) == run_scenario(77).trace_hash
+
+
+def test_failing_seed_is_printed_with_its_replay_command() -> None:
+    # f + 1 = 2 Byzantine validators of 4 (Twins with a split brain) break agreement.
+    outcome = CliRunner().invoke(
+        sim, ["--runs", "5", "--seed", "0", "--nodes", "4", "--byzantine", "2"]
+    )
+    assert outcome.exit_code == 1
+    failed = [int(seed) for seed in re.findall(r"FAIL seed=(\d+)", outcome.output)]
+    assert failed
+    for seed in failed:
+        replay = f"replay: gongshi sim --runs 1 --seed {seed} --nodes 4 --byzantine 2"
+        assert replay in outcome.output
+        again = run_scenario(seed, nodes=4, byzantine=2)
+        assert again.violations and again.violations[0].invariant == "CONS-SAFETY-1"
+
+
+def test_byzantine_beyond_nodes_is_an_input_error() -> None:
+    outcome = CliRunner().invoke(sim, ["--runs", "1", "--nodes", "4", "--byzantine", "5"])
+    assert outcome.exit_code != 0
