@@ -9,6 +9,7 @@ import click
 # name -> "module:attribute" of a click command
 BENCH_SUBCOMMANDS: dict[str, str] = {
     "crypto": "gongshi.bench.crypto:crypto_command",
+    "mempool": "gongshi.bench.mempool:mempool_command",
     "storage": "gongshi.bench.storage:storage_command",
 }
 

@@ -1,0 +1,12 @@
+"""The system contracts every chain starts with."""
+
+from __future__ import annotations
+
+from gongshi.execution.identity import IDENTITY
+from gongshi.execution.notary import NOTARY
+from gongshi.execution.registry import ContractRegistry
+
+
+def default_registry() -> ContractRegistry:
+    """`identity` and `notary`; later issues add governance and Python contracts."""
+    return ContractRegistry().with_contract(IDENTITY).with_contract(NOTARY)

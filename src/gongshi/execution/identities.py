@@ -1,0 +1,63 @@
+"""Resolving a transaction's sender key to a registered member: what admission and execution
+consult before they let a sender call anything."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from gongshi.crypto import Suite
+from gongshi.execution.identity_records import (
+    NAMESPACE,
+    MemberIdentity,
+    decode_member,
+    member_key,
+)
+from gongshi.execution.state import StateReader
+from gongshi.storage.schema import state_key
+
+
+class IdentityReader(Protocol):
+    """The registered member holding `public_key`, or None if it has no registered
+    certificate."""
+
+    def resolve(self, public_key: bytes, /) -> MemberIdentity | None: ...
+
+
+class StateIdentityReader:
+    """An `IdentityReader` over state (as the `identity` contract stores members).
+
+    Give it the state *before* the block (execution) or the latest committed state (the
+    mempool): a registration takes effect from the next block, so the proposer that builds a
+    block and the replicas that check it agree on every sender.
+    """
+
+    __slots__ = ("_state", "_suite")
+
+    def __init__(self, state: StateReader, suite: Suite) -> None:
+        self._state = state
+        self._suite = suite
+
+    def resolve(self, public_key: bytes, /) -> MemberIdentity | None:
+        address = self._suite.address(public_key)
+        data = self._state.get(state_key(NAMESPACE, member_key(address)))
+        if data is None:
+            return None
+        member = decode_member(address, data)
+        # The address is a hash prefix: insist on the full key, not just its address.
+        return member if member.public_key == public_key else None
+
+
+class MemberDirectory:
+    """An `IdentityReader` over a dict of members: for tests, benchmarks and simulations."""
+
+    __slots__ = ("_members",)
+
+    def __init__(self, members: Iterable[MemberIdentity] = ()) -> None:
+        self._members = {member.public_key: member for member in members}
+
+    def add(self, member: MemberIdentity) -> None:
+        self._members[member.public_key] = member
+
+    def resolve(self, public_key: bytes, /) -> MemberIdentity | None:
+        return self._members.get(public_key)
