@@ -18,6 +18,7 @@ from gongshi.node.config_fields import HostPort
 from gongshi.node.genesis import (
     ChainParams,
     Genesis,
+    MemberInfo,
     Organisation,
     RegulatorInfo,
     ValidatorInfo,
@@ -53,6 +54,9 @@ def test_contents(network: NetworkPlan) -> None:
     assert [org.name for org in genesis.organisations] == ["org1", "org2", "org3", "org4"]
     assert [v.name for v in genesis.validators] == ["node1", "node2", "node3", "node4"]
     assert [(r.organisation, r.name) for r in genesis.regulators] == [("org1", "org1-regulator")]
+    assert [(m.organisation, m.role.value) for m in genesis.members] == [
+        (f"org{index}", role) for index in range(1, 5) for role in ("admin", "client")
+    ]
     assert genesis.params.governance_threshold == 3
     assert {v.p2p_address.host for v in genesis.validators} == {"127.0.0.1"}
     trust = genesis.trust_store()
@@ -87,6 +91,7 @@ def test_hash_changes_with_the_content(network: NetworkPlan) -> None:
         dataclasses.replace(genesis, validators=tuple(reversed(genesis.validators))),
         dataclasses.replace(genesis, genesis_time_ms=genesis.genesis_time_ms + 1),
         dataclasses.replace(genesis, regulators=()),
+        dataclasses.replace(genesis, members=genesis.members[1:]),
     ]
     hashes = {genesis_hash(variant) for variant in variants} | {network.genesis_hash}
     assert len(hashes) == len(variants) + 1
@@ -113,6 +118,15 @@ def test_hash_is_the_suite_hash_of_canonical_cbor() -> None:
         regulators=(
             RegulatorInfo(
                 name="reg", organisation="org1", public_key=bytes(32), certificate=b"\x30\x00"
+            ),
+        ),
+        members=(
+            MemberInfo(
+                name="alice",
+                organisation="org1",
+                role=Role.CLIENT,
+                public_key=bytes([7]) * 32,
+                certificate=b"\x30\x02\x00\x00",
             ),
         ),
     )
@@ -143,6 +157,15 @@ def test_hash_is_the_suite_hash_of_canonical_cbor() -> None:
                     "certificate": b"\x30\x00",
                 }
             ],
+            "members": [
+                {
+                    "name": "alice",
+                    "organisation": "org1",
+                    "role": "client",
+                    "public_key": bytes([7]) * 32,
+                    "certificate": b"\x30\x02\x00\x00",
+                }
+            ],
         },
         canonical=True,
     )
@@ -150,7 +173,7 @@ def test_hash_is_the_suite_hash_of_canonical_cbor() -> None:
     assert genesis_hash(genesis).hex() == GOLDEN_GENESIS_HASH
 
 
-GOLDEN_GENESIS_HASH = "95cfb8275d25e8bbd0b058fbd8de0843eb1bb4a5ddd7e1a5fcefa07968abaa52"
+GOLDEN_GENESIS_HASH = "c28ceae3d6a7f327f4e9d9761cab5a2b18ff18a0b5b762f4e5b1c19f5fbed388"
 
 
 def _set(path: str, value: object) -> Callable[[Document, NetworkPlan], None]:
@@ -249,6 +272,22 @@ MUTATIONS = [
         "regulators[0].certificate",
         _member_pem("orgs/org1/client/client.crt"),
         r"regulators\[0\].certificate: certificate rejected \(wrong-role\)",
+    ),
+    (
+        "members[0].role",
+        "node",
+        r"members\[0\].role: must be one of admin, client, observer, got 'node'",
+    ),
+    (
+        "members[1].role",
+        "admin",
+        r"members\[1\].certificate: certificate rejected \(wrong-role\)",
+    ),
+    ("members[1].name", "org1-admin", r"members\[1\].name: repeats members\[0\].name"),
+    (
+        "members[0].public_key",
+        lambda document, _: document["members"][1]["public_key"],
+        r"members\[0\].public_key: differs from the key the certificate binds",
     ),
     (
         "genesis_time_ms",

@@ -40,6 +40,7 @@ from gongshi.node.genesis import (
     ORGANISATIONS_MAX,
     ChainParams,
     Genesis,
+    MemberInfo,
     Organisation,
     RegulatorInfo,
     ValidatorInfo,
@@ -193,6 +194,7 @@ class _OrganisationPlan:
     organisation: Organisation
     validator: ValidatorInfo
     regulator: RegulatorInfo | None
+    members: tuple[MemberInfo, ...]
     files: tuple[OutputFile, ...]
 
 
@@ -229,6 +231,7 @@ def _plan_organisation(
     if name == options.regulator_organisation:
         roles.append(Role.REGULATOR)
     regulator = None
+    members: list[MemberInfo] = []
     for role in roles:
         member = f"{name}-{role.value}"
         key, certificate, member_files = _issue(
@@ -243,6 +246,16 @@ def _plan_organisation(
         if role is Role.REGULATOR:
             regulator = RegulatorInfo(
                 name=member, organisation=name, public_key=key, certificate=certificate
+            )
+        else:
+            members.append(
+                MemberInfo(
+                    name=member,
+                    organisation=name,
+                    role=role,
+                    public_key=key,
+                    certificate=certificate,
+                )
             )
     node = f"node{index + 1}"
     p2p, api, _ = _node_addresses(options, index)
@@ -268,7 +281,11 @@ def _plan_organisation(
         name=name, ca_certificate=authority.certificate.public_bytes(serialization.Encoding.DER)
     )
     return _OrganisationPlan(
-        organisation=organisation, validator=validator, regulator=regulator, files=tuple(files)
+        organisation=organisation,
+        validator=validator,
+        regulator=regulator,
+        members=tuple(members),
+        files=tuple(files),
     )
 
 
@@ -315,6 +332,7 @@ def plan_network(options: NetworkOptions, *, now: datetime) -> NetworkPlan:
         organisations=tuple(plan.organisation for plan in plans),
         validators=tuple(plan.validator for plan in plans),
         regulators=tuple(plan.regulator for plan in plans if plan.regulator is not None),
+        members=tuple(member for plan in plans for member in plan.members),
     )
     genesis_text = render_genesis(genesis)
     # Pair check: what we write must read back as exactly what we planned.

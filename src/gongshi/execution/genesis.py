@@ -49,6 +49,7 @@ def genesis_members(
     sources = [
         *(("validator " + v.name, v.certificate) for v in genesis.validators),
         *(("regulator " + r.name, r.certificate) for r in genesis.regulators),
+        *((f"{m.role.value} {m.name}", m.certificate) for m in genesis.members),
         *((f"member certificate {i}", c) for i, c in enumerate(member_certificates)),
     ]
     members: dict[bytes, tuple[MemberIdentity, bytes]] = {}

@@ -1,5 +1,6 @@
 """The genesis file: the chain's suite, parameters, organisations (with their CA
-certificates), consensus nodes and regulators, as human-editable TOML.
+certificates), consensus nodes, regulators and the other members registered at genesis
+(admins, clients, observers), as human-editable TOML.
 
 Every node checks it runs the same chain by the **genesis hash**: the suite hash of the
 deterministic CBOR encoding (RFC 8949 §4.2; `cbor2` with `canonical=True`, which agrees with
@@ -60,7 +61,11 @@ _TOP_LEVEL_KEYS = (
     "organisations",
     "validators",
     "regulators",
+    "members",
 )
+MEMBERS_MAX = 4096
+# Roles a genesis member may have; validators and regulators have sections of their own.
+MEMBER_ROLES = (Role.ADMIN, Role.CLIENT, Role.OBSERVER)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -174,6 +179,18 @@ class RegulatorInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MemberInfo:
+    """A member registered in the genesis state (admin, client or observer), so that every
+    node derives the same initial identities from the genesis file alone."""
+
+    name: str
+    organisation: str
+    role: Role
+    public_key: bytes
+    certificate: bytes  # DER
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Genesis:
     suite: str
     genesis_time_ms: int
@@ -181,6 +198,7 @@ class Genesis:
     organisations: tuple[Organisation, ...]
     validators: tuple[ValidatorInfo, ...]
     regulators: tuple[RegulatorInfo, ...] = ()
+    members: tuple[MemberInfo, ...] = ()
     format: int = GENESIS_FORMAT
 
     def trust_store(self) -> TrustStore:
@@ -341,6 +359,29 @@ def _parse_regulators(
     return tuple(regulators)
 
 
+def _parse_members(
+    root: TomlTable, suite: Suite, trust: TrustStore, now_ms: int
+) -> tuple[MemberInfo, ...]:
+    members: list[MemberInfo] = []
+    allowed = ", ".join(role.value for role in MEMBER_ROLES)
+    for table in root.tables("members", count_min=0, count_max=MEMBERS_MAX):
+        table.check_keys(("name", "organisation", "role", "public_key", "certificate"))
+        role_name = table.string("role")
+        role = next((role for role in MEMBER_ROLES if role.value == role_name), None)
+        if role is None:
+            raise table.error("role", f"must be one of {allowed}, got {role_name!r}")
+        member = MemberInfo(
+            name=table.name_string("name"),
+            organisation=table.name_string("organisation"),
+            role=role,
+            public_key=_public_key(table, "public_key", suite),
+            certificate=_certificate_der(table, "certificate"),
+        )
+        _check_member(table, trust, now_ms, role, member.public_key)
+        members.append(member)
+    return tuple(members)
+
+
 def _require_unique(root: TomlTable, entries: Sequence[tuple[str, object]]) -> None:
     """`entries` are (field name, value) pairs; the second occurrence of a value is an error."""
     seen: dict[object, str] = {}
@@ -377,13 +418,17 @@ def parse_genesis(document: dict[str, object], *, source: str = "") -> Genesis:
     )
     validators = _parse_validators(root, suite, partial.trust_store(), now_ms)
     regulators = _parse_regulators(root, suite, regulator_trust, now_ms)
-    members: list[tuple[str, ValidatorInfo | RegulatorInfo]] = [
+    others = _parse_members(root, suite, partial.trust_store(), now_ms)
+    members: list[tuple[str, ValidatorInfo | RegulatorInfo | MemberInfo]] = [
         *((f"validators[{i}]", v) for i, v in enumerate(validators)),
         *((f"regulators[{i}]", r) for i, r in enumerate(regulators)),
+        *((f"members[{i}]", m) for i, m in enumerate(others)),
     ]
     _require_unique(root, [(f"{where}.name", member.name) for where, member in members])
     _require_unique(root, [(f"{where}.public_key", m.public_key) for where, m in members])
-    return dataclasses.replace(partial, validators=validators, regulators=regulators)
+    return dataclasses.replace(
+        partial, validators=validators, regulators=regulators, members=others
+    )
 
 
 def load_genesis(path: Path, *, expected_hash: bytes = b"") -> Genesis:
@@ -448,6 +493,16 @@ def canonical_genesis(genesis: Genesis) -> dict[str, object]:
             }
             for r in genesis.regulators
         ],
+        "members": [
+            {
+                "name": m.name,
+                "organisation": m.organisation,
+                "role": m.role.value,
+                "public_key": m.public_key,
+                "certificate": m.certificate,
+            }
+            for m in genesis.members
+        ],
     }
 
 
@@ -457,11 +512,16 @@ def genesis_hash(genesis: Genesis) -> bytes:
     return get_suite(genesis.suite).hash(encoded)
 
 
-def _toml_member(member: ValidatorInfo | RegulatorInfo) -> dict[str, object]:
+def _toml_member(member: ValidatorInfo | RegulatorInfo | MemberInfo) -> dict[str, object]:
     document: dict[str, object] = {}
     for item in dataclasses.fields(member):
         value = getattr(member, item.name)
-        document[item.name] = _pem(value) if item.name == "certificate" else toml_value(value)
+        if item.name == "certificate":
+            document[item.name] = _pem(value)
+        elif isinstance(value, Role):
+            document[item.name] = value.value
+        else:
+            document[item.name] = toml_value(value)
     return document
 
 
@@ -487,6 +547,7 @@ def render_genesis(genesis: Genesis) -> str:
         ],
         "validators": [_toml_member(v) for v in genesis.validators],
         "regulators": [_toml_member(r) for r in genesis.regulators],
+        "members": [_toml_member(m) for m in genesis.members],
     }
     body = tomli_w.dumps(members, multiline_strings=True)
     return "\n".join([*header, *render_section("params", genesis.params), body])
