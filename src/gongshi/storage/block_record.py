@@ -1,0 +1,154 @@
+"""What committing a block writes, computed and checked without touching a database.
+
+`prepare_block` turns (block, receipts, certificate) into a `BlockRecord`: every encoding,
+hash and index entry, after checking that the header's tx and receipts roots recompute (the
+header is what the proposer signed and the quorum certified; a mismatch means our execution
+disagrees with it: `InvariantViolation`, the node must stop). `fill_block_batch` puts the
+record in a write batch. Both are pure; the ledger does the I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from gongshi.codec import Block, BlockHeader, Receipt, encode
+from gongshi.codec.limits import CERTIFICATE_BYTES_MAX
+from gongshi.crypto.suite import Suite
+from gongshi.errors import InvariantViolation
+from gongshi.storage.errors import CertificateTooLarge
+from gongshi.storage.kv import Batch
+from gongshi.storage.roots import receipt_leaf_hashes, receipts_root, tx_root
+from gongshi.storage.schema import (
+    KeySpace,
+    MetaKey,
+    encode_u64,
+    event_key,
+    height_key,
+    position_key,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockRecord:
+    """A block ready to be written: encodings, hashes and index entries, roots checked."""
+
+    header: BlockHeader
+    block_hash: bytes
+    header_bytes: bytes
+    tx_encodings: tuple[bytes, ...]
+    tx_hashes: tuple[bytes, ...]
+    receipt_encodings: tuple[bytes, ...]
+    receipt_leaf_hashes: tuple[bytes, ...]
+    events: tuple[tuple[bytes, bytes], ...]  # (EVENTS key, event encoding)
+    next_nonces: Mapping[bytes, int]  # sender address -> nonce after this block
+    certificate: bytes
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+
+def prepare_block(
+    suite: Suite, block: Block, receipts: Sequence[Receipt], certificate: bytes
+) -> BlockRecord:
+    """Encode and check a block for commit; raises InvariantViolation if a root differs."""
+    header = block.header
+    height = header.height
+    if not isinstance(certificate, bytes) or not certificate:
+        raise InvariantViolation(f"block {height}: the finality certificate must be bytes")
+    if len(certificate) > CERTIFICATE_BYTES_MAX:
+        raise CertificateTooLarge(
+            f"block {height}: certificate of {len(certificate)} bytes exceeds "
+            f"{CERTIFICATE_BYTES_MAX}"
+        )
+    transactions = block.transactions
+    if len(receipts) != len(transactions):
+        raise InvariantViolation(
+            f"block {height}: {len(receipts)} receipts for {len(transactions)} transactions"
+        )
+    tx_hashes = tuple(tx.hash(suite) for tx in transactions)
+    for index, (tx_hash, receipt) in enumerate(zip(tx_hashes, receipts, strict=True)):
+        if receipt.tx_hash != tx_hash:
+            raise InvariantViolation(
+                f"block {height}: receipt {index} is not for transaction {index}"
+            )
+    receipt_encodings = tuple(encode(receipt) for receipt in receipts)
+    check_roots(suite, header, tx_hashes, receipt_encodings)
+    next_nonces: dict[bytes, int] = {}
+    for tx in transactions:
+        address = suite.address(tx.sender)
+        next_nonces[address] = max(next_nonces.get(address, 0), tx.nonce + 1)
+    header_bytes = encode(header)
+    return BlockRecord(
+        header=header,
+        block_hash=suite.hash(header_bytes),
+        header_bytes=header_bytes,
+        tx_encodings=tuple(encode(tx) for tx in transactions),
+        tx_hashes=tx_hashes,
+        receipt_encodings=receipt_encodings,
+        receipt_leaf_hashes=tuple(receipt_leaf_hashes(suite.hash, receipt_encodings)),
+        events=_event_entries(height, receipts),
+        next_nonces=next_nonces,
+        certificate=certificate,
+    )
+
+
+def check_roots(
+    suite: Suite,
+    header: BlockHeader,
+    tx_hashes: Sequence[bytes],
+    receipt_encodings: Sequence[bytes],
+) -> None:
+    """Raise InvariantViolation unless the header's tx and receipts roots recompute."""
+    computed = tx_root(suite.hash, tx_hashes)
+    if computed != header.tx_root:
+        raise InvariantViolation(
+            f"block {header.height}: tx root {computed.hex()} does not match the header's "
+            f"{header.tx_root.hex()}"
+        )
+    computed = receipts_root(suite.hash, receipt_encodings)
+    if computed != header.receipts_root:
+        raise InvariantViolation(
+            f"block {header.height}: receipts root {computed.hex()} does not match the "
+            f"header's {header.receipts_root.hex()}"
+        )
+
+
+def _event_entries(height: int, receipts: Sequence[Receipt]) -> tuple[tuple[bytes, bytes], ...]:
+    entries = []
+    for tx_index, receipt in enumerate(receipts):
+        for event_index, event in enumerate(receipt.events):
+            key = event_key(event.contract, event.name, height, tx_index, event_index)
+            entries.append((key, encode(event)))
+    return tuple(entries)
+
+
+def fill_block_batch(batch: Batch, record: BlockRecord, stored_nonces: Mapping[bytes, int]) -> None:
+    """Put the block, its certificate, receipts, indexes, nonces and the new committed height
+    in `batch`. `stored_nonces` holds the committed next nonce of the block's senders: a nonce
+    never goes down."""
+    height = record.height
+    put = batch.put
+    key = height_key(height)
+    put(KeySpace.HEADERS, key, record.header_bytes)
+    put(KeySpace.CERTIFICATES, key, record.certificate)
+    put(KeySpace.BLOCK_HASHES, record.block_hash, key)
+    put(
+        KeySpace.BLOCK_LEAVES,
+        key,
+        b"".join(record.tx_hashes) + b"".join(record.receipt_leaf_hashes),
+    )
+    for index, (tx_hash, tx_bytes, receipt_bytes) in enumerate(
+        zip(record.tx_hashes, record.tx_encodings, record.receipt_encodings, strict=True)
+    ):
+        position = position_key(height, index)
+        put(KeySpace.TXS, position, tx_bytes)
+        put(KeySpace.RECEIPTS, position, receipt_bytes)
+        put(KeySpace.TX_INDEX, tx_hash, position)
+    for event_entry_key, event_bytes in record.events:
+        put(KeySpace.EVENTS, event_entry_key, event_bytes)
+    for address, next_nonce in record.next_nonces.items():
+        put(KeySpace.NONCES, address, encode_u64(max(next_nonce, stored_nonces.get(address, 0))))
+    put(KeySpace.META, MetaKey.COMMITTED_HEIGHT, key)
+    put(KeySpace.META, MetaKey.CONFIG_VERSION, encode_u64(record.header.config_version))
