@@ -30,11 +30,14 @@ def test_bench_prints_every_figure_and_leaves_a_valid_ledger(tmp_path: Path) -> 
 
 
 def test_bench_json_output(tmp_path: Path) -> None:
+    output = tmp_path / "figures.json"
     result = CliRunner().invoke(
-        storage_command, ["--blocks", "1", "--txs", "20", "--suite", "intl", "--json"]
+        storage_command,
+        ["--blocks", "1", "--txs", "20", "--suite", "intl", "--json", str(output)],
     )
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.output)
+    assert "state writes" in result.output
+    figures = json.loads(output.read_text())
     assert figures["state_writes_per_block"] == 40
     assert figures["state_keys_at_end"] == 40
     assert figures["bytes_on_disk_per_tx"] > 0

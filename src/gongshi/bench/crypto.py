@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
-import json
 import os
 import threading
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from gongshi.bench.options import json_option, suite_option, write_json
 from gongshi.crypto import SUITE_NAMES, Suite, get_suite
 
 SIGNED_MESSAGE_SIZE = 256  # about one transaction body
@@ -204,14 +204,7 @@ def render(result: CryptoBenchResult) -> str:
 
 
 @click.command("crypto")
-@click.option(
-    "--suite",
-    "suite_choice",
-    type=click.Choice([*SUITE_NAMES, "all"]),
-    default="all",
-    show_default=True,
-    help="Which suite to measure.",
-)
+@suite_option(default="all", allow_all=True)
 @click.option(
     "--seconds",
     type=click.FloatRange(min=0.001, max=600),
@@ -219,17 +212,10 @@ def render(result: CryptoBenchResult) -> str:
     show_default=True,
     help="Duration of each measurement.",
 )
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    default=None,
-    help="Also write the figures to this JSON file.",
-)
+@json_option
 def crypto_command(suite_choice: str, seconds: float, json_path: Path | None) -> None:
     """Sign, verify (1 and 2 threads), hash and AEAD speed of each crypto suite."""
     names = SUITE_NAMES if suite_choice == "all" else (suite_choice,)
     result = run_crypto_bench(names, seconds)
     click.echo(render(result))
-    if json_path is not None:
-        json_path.write_text(json.dumps(result.to_json_dict(), indent=2) + "\n")
+    write_json(json_path, result.to_json_dict())

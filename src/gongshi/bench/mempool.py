@@ -9,7 +9,6 @@ Wall-clock reads are fine here: this is a measuring tool at the edge.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from gongshi.bench.options import json_option, suite_option, write_json
 from gongshi.codec import Transaction, decode, encode
 from gongshi.crypto import SUITE_NAMES, Suite, get_suite
 from gongshi.execution import MemberDirectory, MemberIdentity, MemoryNonces, ParallelMap
@@ -147,14 +147,7 @@ def render(figures: list[AdmissionFigures]) -> str:
 
 
 @click.command("mempool")
-@click.option(
-    "--suite",
-    "suite_choice",
-    type=click.Choice([*SUITE_NAMES, "all"]),
-    default="all",
-    show_default=True,
-    help="Which suite to measure.",
-)
+@suite_option(default="all", allow_all=True)
 @click.option(
     "--count",
     type=click.IntRange(min=SENDERS, max=1_000_000),
@@ -182,13 +175,7 @@ def render(figures: list[AdmissionFigures]) -> str:
     show_default=True,
     help="Repetitions; the best of each figure is reported.",
 )
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    default=None,
-    help="Also write the figures to this JSON file.",
-)
+@json_option
 def mempool_command(
     suite_choice: str,
     count: int,
@@ -202,6 +189,6 @@ def mempool_command(
     workers = threads or max(2, os.cpu_count() or 1)
     figures = [measure_admission(get_suite(name), count, batch, workers, rounds) for name in names]
     click.echo(render(figures))
-    if json_path is not None:
-        document = [{**dataclasses.asdict(item), "speedup": item.speedup} for item in figures]
-        json_path.write_text(json.dumps(document, indent=2) + "\n")
+    write_json(
+        json_path, [{**dataclasses.asdict(item), "speedup": item.speedup} for item in figures]
+    )

@@ -15,7 +15,6 @@ Wall-clock reads are fine here: a measuring tool at the edge, not deterministic 
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import statistics
 import tempfile
@@ -25,7 +24,8 @@ from pathlib import Path
 
 import click
 
-from gongshi.crypto import SUITE_NAMES, Suite, get_suite
+from gongshi.bench.options import json_option, suite_option, write_json
+from gongshi.crypto import Suite, get_suite
 from gongshi.merkle.rfc6962 import hash_leaf, verify_inclusion
 from gongshi.merkle.state_tree import verify_state_proof
 from gongshi.storage.ledger import Ledger
@@ -237,9 +237,7 @@ def render(result: StorageBenchResult) -> str:
     show_default=True,
     help="State keys committed before measuring (a larger tree is deeper).",
 )
-@click.option(
-    "--suite", "suite_name", type=click.Choice(SUITE_NAMES), default="gm", show_default=True
-)
+@suite_option(default="gm", allow_all=False)
 @click.option(
     "--dir",
     "directory",
@@ -247,18 +245,18 @@ def render(result: StorageBenchResult) -> str:
     default=None,
     help="Where to create the database (default: a temporary directory, removed after).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@json_option
 def storage_command(
     blocks: int,
     txs: int,
     writes_per_tx: int,
     prefill: int,
-    suite_name: str,
+    suite_choice: str,
     directory: Path | None,
-    as_json: bool,
+    json_path: Path | None,
 ) -> None:
     """Commit blocks to a RocksDB ledger and report state, commit, disk and proof figures."""
-    suite = get_suite(suite_name)
+    suite = get_suite(suite_choice)
     if directory is None:
         with tempfile.TemporaryDirectory(prefix="gongshi-bench-storage-") as temporary:
             result = run_storage_bench(
@@ -281,7 +279,5 @@ def storage_command(
             writes_per_tx=writes_per_tx,
             prefill_keys=prefill,
         )
-    if as_json:
-        click.echo(json.dumps(dataclasses.asdict(result), indent=2))
-    else:
-        click.echo(render(result))
+    click.echo(render(result))
+    write_json(json_path, dataclasses.asdict(result))
