@@ -40,6 +40,18 @@ class Args:
             return None
         return self._values[name]
 
+    def has(self, name: str) -> bool:
+        """Whether the call gives argument `name` (with any value but null)."""
+        return self._values.get(name) is not None
+
+    def bool_(self, name: str, *, default: bool) -> bool:
+        value = self._get(name, required=False)
+        if value is None:
+            return default
+        if type(value) is not bool:
+            raise self._fail(name, f"must be true or false, got {describe(value)}")
+        return value
+
     def bytes_(self, name: str, *, sizes: tuple[int, ...]) -> bytes:
         value = self._get(name, required=True)
         if type(value) is not bytes:

@@ -72,6 +72,13 @@ class ContractStorage:
     def writable(self) -> bool:
         return self._journal is not None
 
+    def sibling(self, namespace: str) -> ContractStorage:
+        """The same call's storage of another namespace (same meter, same writability): for
+        system contracts that keep each other's records, as governance does identity's."""
+        return ContractStorage(
+            namespace, self._state, self._meter, self._prices, journal=self._journal
+        )
+
     def get(self, key: bytes) -> bytes | None:
         self._meter.charge(self._prices.state_read, "state read")
         return self._state.get(state_key(self._namespace, key))

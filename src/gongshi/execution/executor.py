@@ -27,6 +27,7 @@ from gongshi.execution.errors import (
 )
 from gongshi.execution.gas import DEFAULT_GAS_SCHEDULE, GasMeter, GasSchedule
 from gongshi.execution.identities import IdentityReader
+from gongshi.execution.permissions import require_call_permitted
 from gongshi.execution.prepared import PreparedTransaction
 from gongshi.execution.registry import ContractRegistry, ReadMethod, call_args
 from gongshi.execution.rules import BlockChecker, BlockLimits
@@ -142,6 +143,7 @@ def _call(
     arguments_size = len(cbor2.dumps(tx.args))
     meter.charge(prices.transaction + prices.argument_byte * arguments_size, "transaction")
     method = environment.registry.lookup(tx.target, tx.method)
+    require_call_permitted(sender.identity, tx.target, tx.method)
     args = call_args(tx.method, method, tx.args)
     if isinstance(method, ReadMethod):
         storage = ContractStorage(tx.target, overlay, meter, prices)

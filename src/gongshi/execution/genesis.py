@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from gongshi.execution.errors import GenesisMemberRejected
+from gongshi.execution.governance_state import genesis_governance_writes
 from gongshi.execution.identity import member_from_certificate
 from gongshi.execution.identity_records import (
     NAMESPACE,
@@ -86,4 +87,5 @@ def genesis_state_writes(
     for member, der in genesis_members(genesis, member_certificates):
         put(member_key(member.address), encode_member(member))
         put(certificate_key(member.address), der)
+    writes.update(genesis_governance_writes(genesis))
     return dict(sorted(writes.items()))

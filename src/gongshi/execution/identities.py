@@ -3,10 +3,12 @@ consult before they let a sender call anything."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Protocol
 
 from gongshi.crypto import Suite
+from gongshi.execution.governance_state import member_standing
 from gongshi.execution.identity_records import (
     NAMESPACE,
     MemberIdentity,
@@ -45,7 +47,10 @@ class StateIdentityReader:
             return None
         member = decode_member(address, data)
         # The address is a hash prefix: insist on the full key, not just its address.
-        return member if member.public_key == public_key else None
+        if member.public_key != public_key:
+            return None
+        standing = member_standing(self._state, member, self._suite.hash(public_key))
+        return dataclasses.replace(member, revocation=standing) if standing else member
 
 
 class MemberDirectory:

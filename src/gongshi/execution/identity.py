@@ -9,13 +9,21 @@ time, may register it, from the certificate's own chain signing key.
 
 from __future__ import annotations
 
+import dataclasses
+
 from cryptography.hazmat.primitives import serialization
 
 from gongshi.codec import CborValue, frozendict
 from gongshi.crypto import Suite
 from gongshi.execution.args import Args
 from gongshi.execution.context import ReadCall, WriteCall
-from gongshi.execution.errors import CertificateKeyMismatch, IdentityAlreadyRegistered
+from gongshi.execution.errors import (
+    CertificateKeyMismatch,
+    CorruptRecord,
+    IdentityAlreadyRegistered,
+)
+from gongshi.execution.governance_records import NAMESPACE as GOVERNANCE_NAMESPACE
+from gongshi.execution.governance_records import decode_stored, role_override_key
 from gongshi.execution.identity_records import (
     ADDRESS_SIZE,
     NAMESPACE,
@@ -31,6 +39,7 @@ from gongshi.execution.identity_records import (
     serial_bytes,
 )
 from gongshi.execution.registry import ReadMethod, SystemContract, WriteMethod
+from gongshi.pki.roles import ROLE_NAMES, Role
 from gongshi.pki.validation import (
     CERTIFICATE_SIZE_MAX,
     OrganisationAuthority,
@@ -78,7 +87,7 @@ def member_value(member: MemberIdentity) -> CborValue:
     )
 
 
-def _trust_store(call: ReadCall, suite: Suite) -> TrustStore:
+def trust_store(call: ReadCall, suite: Suite) -> TrustStore:
     """The organisation CAs in state, as a trust store."""
     names = decode_names(call.storage.get(ORGANISATIONS_KEY), "organisations")
     authorities = []
@@ -102,7 +111,7 @@ def register(call: WriteCall, args: Args) -> CborValue:
     pem = args.text("certificate_pem", bytes_max=CERTIFICATE_SIZE_MAX, required=True)
     assert pem is not None
     call.meter.charge(call.prices.certificate_check, "certificate validation")
-    trust = _trust_store(call, call.suite)
+    trust = trust_store(call, call.suite)
     member, der = member_from_certificate(
         pem.encode("utf-8"), trust=trust, now_ms=call.block.timestamp_ms, height=call.block.height
     )
@@ -111,6 +120,7 @@ def register(call: WriteCall, args: Args) -> CborValue:
             "the certificate binds another chain signing key than the sender's; "
             "send identity.register from the certificate's own key"
         )
+    member = _governed_role(call, member)
     existing = call.storage.get(member_key(member.address))
     if existing is not None:
         earlier = decode_member(member.address, existing)
@@ -130,6 +140,19 @@ def register(call: WriteCall, args: Args) -> CborValue:
         },
     )
     return member_value(member)
+
+
+def _governed_role(call: WriteCall, member: MemberIdentity) -> MemberIdentity:
+    """The member with the role governance gave its address, if any: a renewed certificate
+    does not undo a role change."""
+    governance = call.storage.sibling(GOVERNANCE_NAMESPACE)
+    data = governance.get(role_override_key(member.address))
+    if data is None:
+        return member
+    role = decode_stored(data, "role")
+    if role not in ROLE_NAMES:
+        raise CorruptRecord(f"governance role of {member.address.hex()}: {role!r}")
+    return dataclasses.replace(member, role=Role(str(role)))
 
 
 def get(call: ReadCall, args: Args) -> CborValue:

@@ -59,6 +59,9 @@ class MemberIdentity:
     not_before_ms: int
     not_after_ms: int
     registered_height: int
+    # Why governance stopped this member ("" if it did not): revoked certificate or key,
+    # removed organisation. Set by `StateIdentityReader`, never stored.
+    revocation: str = ""
 
 
 @record

@@ -22,6 +22,7 @@ from gongshi.execution.errors import (
     UnauthorisedSender,
     UnregisteredSender,
 )
+from gongshi.execution.governance_errors import RevokedSender
 from gongshi.execution.identities import IdentityReader
 from gongshi.execution.identity_records import MemberIdentity
 from gongshi.execution.permissions import RefusalKind, sender_refusal
@@ -141,6 +142,8 @@ class BlockChecker:
         if refusal is not None:
             if refusal.kind is RefusalKind.UNREGISTERED:
                 raise UnregisteredSender(refusal.message, index=index)
+            if refusal.kind is RefusalKind.REVOKED:
+                raise RevokedSender(refusal.message, index=index)
             raise UnauthorisedSender(refusal.message, index=index)
         return Sender(public_key=tx.sender, address=prepared.sender_address, identity=identity)
 

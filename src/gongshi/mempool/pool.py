@@ -27,7 +27,7 @@ from gongshi.crypto import Suite
 from gongshi.errors import InvariantViolation
 from gongshi.execution.identities import IdentityReader
 from gongshi.execution.parallel import ParallelMap
-from gongshi.execution.permissions import RefusalKind, sender_refusal
+from gongshi.execution.permissions import RefusalKind, admission_refusal
 from gongshi.execution.prepared import PreparedTransaction
 from gongshi.execution.state import NonceReader
 from gongshi.mempool.admission import AdmissionChecker, CheckResult
@@ -224,7 +224,7 @@ class Mempool:
     def _check_sender(self, prepared: PreparedTransaction) -> None:
         tx = prepared.tx
         identity = self._identities.resolve(tx.sender)
-        refusal = sender_refusal(identity, tx.target, tx.method, self._head.timestamp_ms)
+        refusal = admission_refusal(identity, tx.target, tx.method, self._head.timestamp_ms)
         if refusal is None:
             return
         if refusal.kind is RefusalKind.UNREGISTERED:
