@@ -1,5 +1,5 @@
 # Two commands on a fresh machine:
-#   make up     set up a local network and run it (see README)
+#   make up     set up a local 4-node network and run it until Ctrl-C (see README)
 #   make test   lint, type-check and run the test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -15,8 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 up: $(STAMP)
-	$(BIN)/gongshi init --orgs 4 --suite gm --out localnet --force
-	$(BIN)/gongshi bench crypto --seconds 1
+	$(BIN)/gongshi up --nodes 4 --dir localnet
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

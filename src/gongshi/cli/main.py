@@ -20,6 +20,12 @@ SUBCOMMANDS: dict[str, str] = {
     "init": "gongshi.cli.init_cmd:init",
     "bench": "gongshi.cli.bench_cmd:bench",
     "sim": "gongshi.cli.sim_cmd:sim",
+    "status": "gongshi.cli.client_cmds:status",
+    "tx": "gongshi.cli.client_cmds:tx",
+    "block": "gongshi.cli.client_cmds:block",
+    "notary": "gongshi.cli.client_cmds:notary",
+    "node": "gongshi.cli.node_cmd:node",
+    "up": "gongshi.cli.up_cmd:up",
 }
 
 EXIT_INPUT_ERROR = 2

@@ -1,0 +1,235 @@
+"""The one table of RPC methods: name -> parameters, handler, description.
+
+A handler gets the service and the checked parameters. `READ` handlers only read the ledger
+and run in a worker thread; `ASYNC` handlers are coroutines run on the event loop;
+subscription methods (WebSocket only) are handled by the connection, not by the service.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gongshi.api.params import BlockRef, Cursor, Flag, HexBytes, JsonArgs, Param, Text, UInt
+from gongshi.api.service import ChainService
+
+EVENTS_PAGE_MAX = 1000
+NOTARY_PAGE_MAX = 50
+TX_BYTES_MAX = 16 << 20
+
+
+class Mode(enum.Enum):
+    READ = "read"  # sync, in a worker thread
+    ASYNC = "async"  # a coroutine on the event loop
+    SUBSCRIPTION = "subscription"  # WebSocket connections only
+    DISCOVER = "discover"  # the OpenRPC document
+
+
+Handler = Callable[[ChainService, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route:
+    name: str
+    summary: str
+    params: tuple[Param, ...]
+    mode: Mode
+    result: str  # what the result is, for the OpenRPC document
+    handler: Handler | None = None
+
+
+HASH = HexBytes(sizes=(32,))
+ADDRESS = HexBytes(sizes=(20,))
+NAME = Text(length_max=255)
+HEIGHT = Param("height", UInt(), "Block height (default: the committed head).", required=False)
+
+
+def _tx_send(service: ChainService, p: dict[str, Any]) -> Awaitable[Any]:
+    return service.tx_send(p["tx"])
+
+
+def _events(service: ChainService, p: dict[str, Any]) -> Any:
+    return service.events_query(
+        contract=p["contract"],
+        name=p["name"],
+        from_height=p["from_height"],
+        to_height=p["to_height"],
+        limit=p["limit"],
+        cursor=p["cursor"],
+    )
+
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        name="chain_info",
+        summary="Chain id, suite, genesis hash, head, validators, peers and mempool size.",
+        params=(),
+        mode=Mode.READ,
+        result="chain information",
+        handler=lambda s, p: s.chain_info(),
+    ),
+    Route(
+        name="tx_send",
+        summary="Submit a signed transaction (its canonical encoding); returns its hash.",
+        params=(Param("tx", HexBytes(size_max=TX_BYTES_MAX), "Signed transaction, 0x hex."),),
+        mode=Mode.ASYNC,
+        result="{tx_hash, ready}",
+        handler=_tx_send,
+    ),
+    Route(
+        name="tx_get",
+        summary="A transaction: committed (with inclusion proof and anchor) or pending; null "
+        "if unknown.",
+        params=(Param("tx_hash", HASH, "Transaction hash."),),
+        mode=Mode.READ,
+        result="transaction with proof, or null",
+        handler=lambda s, p: s.tx_get(p["tx_hash"]),
+    ),
+    Route(
+        name="tx_receipt",
+        summary="A committed transaction's receipt with its RFC 6962 inclusion proof and the "
+        "header + finality certificate it verifies against; null if not committed.",
+        params=(Param("tx_hash", HASH, "Transaction hash."),),
+        mode=Mode.READ,
+        result="receipt with proof, or null",
+        handler=lambda s, p: s.tx_receipt(p["tx_hash"]),
+    ),
+    Route(
+        name="block_get",
+        summary="A committed block by height or hash, with its finality certificate.",
+        params=(
+            Param("block", BlockRef(), "Height (integer) or block hash (0x hex)."),
+            Param("full", Flag(), "Include the transactions.", required=False, default=False),
+        ),
+        mode=Mode.READ,
+        result="block",
+        handler=lambda s, p: s.block_get(p["block"], full=p["full"]),
+    ),
+    Route(
+        name="state_get",
+        summary="A state value (null: absent) with its state proof, at a height.",
+        params=(
+            Param("namespace", NAME, "Contract namespace, e.g. notary."),
+            Param("key", HexBytes(size_max=1024), "Key inside the namespace, 0x hex."),
+            HEIGHT,
+        ),
+        mode=Mode.READ,
+        result="state value with proof",
+        handler=lambda s, p: s.state_get(p["namespace"], p["key"], p["height"]),
+    ),
+    Route(
+        name="account_nonce",
+        summary="The next nonce of an account by the committed chain.",
+        params=(Param("address", ADDRESS, "Account address (20 bytes, 0x hex)."),),
+        mode=Mode.READ,
+        result="{address, nonce, height}",
+        handler=lambda s, p: s.account_nonce(p["address"]),
+    ),
+    Route(
+        name="events_query",
+        summary="Events of a contract by name in a height range, in chain order, paged.",
+        params=(
+            Param("contract", NAME, "Contract name."),
+            Param("name", NAME, "Event name."),
+            Param("from_height", UInt(), "First height.", required=False, default=0),
+            Param("to_height", UInt(), "Last height (default: head).", required=False),
+            Param(
+                "limit",
+                UInt(minimum=1, maximum=EVENTS_PAGE_MAX),
+                "Page size.",
+                required=False,
+                default=100,
+            ),
+            Param("cursor", Cursor(), "next_cursor of the previous page.", required=False),
+        ),
+        mode=Mode.READ,
+        result="{events, next_cursor}",
+        handler=_events,
+    ),
+    Route(
+        name="notary_get",
+        summary="The notary record of a document hash (null if none) and the state proof of "
+        "its encoding.",
+        params=(Param("doc_hash", HASH, "Document hash (32 bytes, 0x hex)."), HEIGHT),
+        mode=Mode.READ,
+        result="{height, record, state}",
+        handler=lambda s, p: s.notary_get(p["doc_hash"], p["height"]),
+    ),
+    Route(
+        name="notary_list",
+        summary="A page of an owner's notary records in registration order.",
+        params=(
+            Param("owner", ADDRESS, "Owner address."),
+            Param("start", UInt(), "First position.", required=False, default=0),
+            Param(
+                "limit",
+                UInt(minimum=1, maximum=NOTARY_PAGE_MAX),
+                "Page size.",
+                required=False,
+                default=20,
+            ),
+        ),
+        mode=Mode.READ,
+        result="{height, result: {owner, total, records, next}}",
+        handler=lambda s, p: s.notary_list(p["owner"], p["start"], p["limit"]),
+    ),
+    Route(
+        name="contract_query",
+        summary="Run a system contract's read-only method (e.g. identity.get, notary.list) "
+        "against the state at a height, without a transaction.",
+        params=(
+            Param("target", NAME, "Contract name."),
+            Param("method", NAME, "Read-only method."),
+            Param("args", JsonArgs(), "Arguments (0x hex strings are bytes).", required=False),
+            HEIGHT,
+        ),
+        mode=Mode.READ,
+        result="{height, result}",
+        handler=lambda s, p: s.contract_query(p["target"], p["method"], p["args"], p["height"]),
+    ),
+    Route(
+        name="rpc_discover",
+        summary="This API's OpenRPC document.",
+        params=(),
+        mode=Mode.DISCOVER,
+        result="OpenRPC document",
+    ),
+    Route(
+        name="subscribe_blocks",
+        summary="WebSocket: a notification per committed block (as block_get returns it).",
+        params=(),
+        mode=Mode.SUBSCRIPTION,
+        result="subscription id",
+    ),
+    Route(
+        name="subscribe_receipt",
+        summary="WebSocket: one notification with the transaction's receipt (as tx_receipt "
+        "returns it) once committed, then the subscription ends.",
+        params=(Param("tx_hash", HASH, "Transaction hash."),),
+        mode=Mode.SUBSCRIPTION,
+        result="subscription id",
+    ),
+    Route(
+        name="subscribe_events",
+        summary="WebSocket: a notification per event matching the filter (contract and/or "
+        "name; both omitted: every event).",
+        params=(
+            Param("contract", NAME, "Contract name.", required=False),
+            Param("name", NAME, "Event name.", required=False),
+        ),
+        mode=Mode.SUBSCRIPTION,
+        result="subscription id",
+    ),
+    Route(
+        name="unsubscribe",
+        summary="WebSocket: end a subscription of this connection.",
+        params=(Param("subscription", Text(length_max=64), "Subscription id."),),
+        mode=Mode.SUBSCRIPTION,
+        result="true",
+    ),
+)
+
+ROUTES_BY_NAME: dict[str, Route] = {route.name: route for route in ROUTES}
+assert len(ROUTES_BY_NAME) == len(ROUTES), "route names must be unique"

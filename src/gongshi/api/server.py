@@ -1,0 +1,255 @@
+"""`ApiServer`: JSON-RPC 2.0 over HTTP POST `/` and WebSocket `/ws` (starlette + uvicorn),
+the OpenRPC document at GET `/openrpc.json`, and an optional `/metrics` mount.
+
+    server = ApiServer(service, hub, host="127.0.0.1", port=26601, limits=ApiLimits())
+    await server.start()        # in the caller's event loop; `server.port` is the bound port
+    server.publish(block, receipts)
+    await server.stop()
+
+uvicorn runs as a task of the caller's loop and installs no signal handlers (the node owns
+Ctrl-C). The socket is bound before uvicorn starts, so a taken port is an `ApiUnavailable`
+error, not an exit of the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable, Generator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from gongshi.api.dispatch import Dispatcher, error_response
+from gongshi.api.errors import ApiUnavailable, RequestTooLarge, SubscriberTooSlow
+from gongshi.api.hub import CommitHub, Subscriber, dumps
+from gongshi.api.limits import ApiLimits
+from gongshi.api.openrpc import openrpc_document
+from gongshi.api.service import ChainService
+from gongshi.codec import Block, Receipt
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+STARTUP_TIMEOUT_S = 10.0
+SHUTDOWN_TIMEOUT_S = 5
+WS_CLOSE_POLICY = 1008  # a subscriber too slow for its queue
+WS_CLOSE_GOING_AWAY = 1001
+WS_CLOSE_TOO_BIG = 1009
+BACKLOG = 2048
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its signal handlers: the embedding process decides about signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket. Its protocol is set explicitly: asyncio enables TCP_NODELAY
+    only on sockets whose `proto` is IPPROTO_TCP, and `socket.create_server` leaves it 0,
+    which costs every response a delayed-ACK wait (~40 ms)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(BACKLOG)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+def _json(document: Any, status_code: int = 200) -> Response:
+    return Response(dumps(document), status_code=status_code, media_type="application/json")
+
+
+class ApiServer:
+    """The node's API endpoint; see the module docstring."""
+
+    def __init__(
+        self,
+        service: ChainService,
+        hub: CommitHub,
+        host: str = DEFAULT_HOST,
+        port: int = 26601,
+        limits: ApiLimits | None = None,
+        *,
+        metrics_app: ASGIApp | None = None,
+        fatal: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self._service = service
+        self._hub = hub
+        self._host = host
+        self._port = port
+        self._limits = limits or ApiLimits()
+        self._openrpc = openrpc_document()
+        self._dispatcher = Dispatcher(service, hub, self._limits, lambda: self._openrpc, fatal)
+        self._metrics_app = metrics_app
+        self._server: _EmbeddedServer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when constructed with port 0)."""
+        assert self._socket is not None, "the server is not started"
+        return int(self._socket.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def app(self) -> Starlette:
+        routes: list[Any] = [
+            Route("/", self._http, methods=["POST"]),
+            Route("/openrpc.json", self._openrpc_json, methods=["GET"]),
+            WebSocketRoute("/ws", self._websocket),
+        ]
+        if self._metrics_app is not None:
+            routes.append(Mount("/metrics", app=self._metrics_app))
+        return Starlette(routes=routes)
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            self._socket = _listen(self._host, self._port)
+        except OSError as error:
+            raise ApiUnavailable(
+                f"cannot listen on {self._host}:{self._port}: {error.strerror or error}"
+            ) from None
+        limits = self._limits
+        config = uvicorn.Config(
+            self.app(),
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            http="h11",
+            ws="websockets-sansio",
+            ws_max_size=limits.request_bytes_max,
+            limit_concurrency=limits.connections_max,
+            timeout_graceful_shutdown=SHUTDOWN_TIMEOUT_S,
+        )
+        self._server = _EmbeddedServer(config)
+        self._task = asyncio.create_task(
+            self._server.serve(sockets=[self._socket]), name="gongshi-api"
+        )
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT_S):
+                while not self._server.started:
+                    if self._task.done():
+                        self._task.result()
+                        raise ApiUnavailable("the API server stopped while starting")
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            await self.stop()
+            raise ApiUnavailable(f"the API server did not start in {STARTUP_TIMEOUT_S} s") from None
+        logger.info("api listening url=%s", self.url)
+
+    async def stop(self) -> None:
+        self._hub.close_all()
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), SHUTDOWN_TIMEOUT_S * 2)
+            except TimeoutError:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+        if self._socket is not None:
+            self._socket.close()
+        logger.info("api stopped")
+
+    def publish(self, block: Block, receipts: tuple[Receipt, ...] | list[Receipt]) -> None:
+        """Notify subscribers of a committed block (the node calls it after every commit)."""
+        self._hub.publish(block, receipts)
+
+    # --- HTTP ------------------------------------------------------------------------------
+
+    async def _openrpc_json(self, request: Request) -> Response:
+        return JSONResponse(self._openrpc)
+
+    async def _http(self, request: Request) -> Response:
+        limit = self._limits.request_bytes_max
+        too_large = error_response(None, RequestTooLarge(f"request exceeds {limit} bytes"))
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return _json(too_large, 413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return _json(too_large, 413)
+        response = await self._dispatcher.handle(bytes(body), None)
+        if response is None:
+            return Response(status_code=204)
+        return _json(response)
+
+    # --- WebSocket -------------------------------------------------------------------------
+
+    async def _websocket(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        subscriber = self._hub.connect()
+        writer = asyncio.create_task(self._write(websocket, subscriber))
+        reader = asyncio.create_task(self._read(websocket, subscriber))
+        try:
+            await asyncio.wait((reader, writer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._hub.disconnect(subscriber)
+            reader.cancel()
+            # The writer drains what is queued (within the send timeout), then closes.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(writer, self._limits.send_timeout_ms / 1000)
+            await asyncio.gather(reader, writer, return_exceptions=True)
+
+    async def _read(self, websocket: WebSocket, subscriber: Subscriber) -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            body = message.get("text")
+            if body is None:
+                body = message.get("bytes") or b""
+            response = await self._dispatcher.handle(body, subscriber)
+            if response is not None:
+                subscriber.send(dumps(response))
+            subscriber.run_deferred()
+
+    async def _write(self, websocket: WebSocket, subscriber: Subscriber) -> None:
+        timeout_s = self._limits.send_timeout_ms / 1000
+        outbox = subscriber.outbox
+        try:
+            while True:
+                text = await outbox.next()
+                if text is None:
+                    break
+                async with asyncio.timeout(timeout_s):
+                    await websocket.send_text(text)
+            if outbox.overflowed:
+                logger.info("dropping a slow websocket subscriber")
+                slow = SubscriberTooSlow(
+                    f"more than {self._limits.subscriber_queue_max} messages waited; "
+                    "read faster or subscribe to less"
+                )
+                async with asyncio.timeout(timeout_s):
+                    await websocket.send_text(dumps(error_response(None, slow)))
+                    await websocket.close(WS_CLOSE_POLICY, "subscriber too slow")
+            else:
+                async with asyncio.timeout(timeout_s):
+                    await websocket.close(WS_CLOSE_GOING_AWAY)
+        except (TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
+            # A peer that does not take a send within the timeout, or is gone: drop it.
+            pass

@@ -1,0 +1,304 @@
+"""`ChainService`: the logic of every RPC method, over injected collaborators.
+
+Transport-free: methods take checked Python values and return JSON-ready objects (the wire
+form of `gongshi.api.wire`). Read methods only read the ledger (thread-safe: the server runs
+them in worker threads); `tx_send` is a coroutine that verifies the transaction in a worker
+thread and adds it to the pool on the event loop thread, which owns the pool.
+
+Everything a client verifies comes with its *anchor*: the block header (raw and readable)
+and the finality certificate of the block the proof is against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from gongshi import __version__
+from gongshi.api.errors import ApiUnavailable
+from gongshi.api.wire import (
+    Json,
+    certificate_to_json,
+    header_to_json,
+    inclusion_proof_to_json,
+    receipt_to_json,
+    to_hex,
+    transaction_to_json,
+    value_to_json,
+)
+from gongshi.codec import Block, BlockHeader, encode
+from gongshi.consensus import decode_certificate
+from gongshi.crypto import Suite
+from gongshi.execution import ContractRegistry, PreparedTransaction, default_registry, query
+from gongshi.execution.notary import NAME as NOTARY
+from gongshi.execution.notary import record_key
+from gongshi.mempool import Admitted
+from gongshi.node.genesis import Genesis, genesis_hash
+from gongshi.storage import EventPosition, Ledger
+from gongshi.storage.errors import TransactionNotFound
+
+logger = logging.getLogger(__name__)
+
+
+class Checker(Protocol):
+    def check(
+        self, data: bytes, *, next_height: int, known: Callable[[bytes], bool] | None = None
+    ) -> PreparedTransaction: ...
+
+
+class TxPool(Protocol):
+    """What the API needs of the mempool (`gongshi.mempool.Mempool` is one)."""
+
+    @property
+    def checker(self) -> Checker: ...
+
+    @property
+    def next_height(self) -> int: ...
+
+    def contains(self, tx_hash: bytes) -> bool: ...
+
+    def add(self, prepared: PreparedTransaction) -> Admitted: ...
+
+    def get(self, tx_hash: bytes) -> PreparedTransaction | None: ...
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainContext:
+    """What the service says about the chain and the node besides the ledger."""
+
+    genesis: Genesis
+    suite: Suite
+    node_name: str
+    # Connected peers, asked at each `chain_info` (the node's network knows).
+    peers: Callable[[], int] = field(default=lambda: 0)
+
+
+def cursor_text(position: EventPosition) -> str:
+    return f"{position.height}:{position.tx_index}:{position.event_index}"
+
+
+class ChainService:
+    """Every RPC method's logic. `pool` may be None for a node that accepts no transactions."""
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        pool: TxPool | None,
+        context: ChainContext,
+        registry: ContractRegistry | None = None,
+    ) -> None:
+        self._ledger = ledger
+        self._pool = pool
+        self._context = context
+        self._suite = context.suite
+        self._registry = registry or default_registry()
+        self._genesis_hash = genesis_hash(context.genesis)
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._ledger
+
+    # --- chain -----------------------------------------------------------------------------
+
+    def chain_info(self) -> Json:
+        genesis = self._context.genesis
+        height = self._ledger.committed_height
+        return {
+            "chain_id": genesis.params.chain_id,
+            "suite": genesis.suite,
+            "node": self._context.node_name,
+            "version": __version__,
+            "genesis_hash": to_hex(self._genesis_hash),
+            "height": height,
+            "head_hash": None if height is None else to_hex(self._ledger.head_hash),
+            "validators": [
+                {
+                    "index": index,
+                    "name": validator.name,
+                    "organisation": validator.organisation,
+                    "public_key": to_hex(validator.public_key),
+                    "api_address": str(validator.api_address),
+                }
+                for index, validator in enumerate(genesis.validators)
+            ],
+            "peers": self._context.peers(),
+            "mempool_size": None if self._pool is None else len(self._pool),
+        }
+
+    def anchor(self, height: int, header: BlockHeader | None = None) -> Json:
+        """The header and finality certificate of block `height`: what proofs verify against.
+        `header`: the block's header if the caller has it already."""
+        if header is None:
+            header = self._ledger.get_header(height)
+        certificate_bytes = self._ledger.get_certificate(height)
+        certificate = decode_certificate(certificate_bytes)
+        return {
+            "height": height,
+            "hash": to_hex(header.hash(self._suite)),
+            "header": header_to_json(header),
+            "header_raw": to_hex(header.encode()),
+            "certificate": certificate_to_json(certificate),
+            "certificate_raw": to_hex(certificate_bytes),
+        }
+
+    # --- transactions ----------------------------------------------------------------------
+
+    async def tx_send(self, raw: bytes) -> Json:
+        """Admit a signed transaction: checks (signature included) in a worker thread, then
+        the pool's stateful checks on this (the pool's) thread. Admission errors propagate
+        with their own codes."""
+        pool = self._pool
+        if pool is None:
+            raise ApiUnavailable("this node does not accept transactions")
+        prepared = await asyncio.to_thread(
+            pool.checker.check, raw, next_height=pool.next_height, known=pool.contains
+        )
+        admitted = pool.add(prepared)
+        return {"tx_hash": to_hex(admitted.tx_hash), "ready": admitted.ready}
+
+    def tx_get(self, tx_hash: bytes) -> Json | None:
+        """A committed transaction with its inclusion proof, a pending one, or None."""
+        try:
+            found = self._ledger.get_transaction(tx_hash)
+        except TransactionNotFound:
+            return self._pending(tx_hash)
+        return {
+            "status": "committed",
+            "tx_hash": to_hex(tx_hash),
+            "height": found.height,
+            "index": found.index,
+            "transaction": transaction_to_json(found.transaction),
+            "transaction_raw": to_hex(encode(found.transaction)),
+            "proof": inclusion_proof_to_json(found.proof),
+            "anchor": self.anchor(found.height),
+        }
+
+    def _pending(self, tx_hash: bytes) -> Json | None:
+        # The pool belongs to the event loop thread; one dict lookup is safe from any
+        # thread, and a stale answer only says "pending" a moment too long.
+        prepared = None if self._pool is None else self._pool.get(tx_hash)
+        if prepared is None:
+            return None
+        return {
+            "status": "pending",
+            "tx_hash": to_hex(tx_hash),
+            "transaction": transaction_to_json(prepared.tx),
+            "transaction_raw": to_hex(encode(prepared.tx)),
+        }
+
+    def tx_receipt(self, tx_hash: bytes) -> Json | None:
+        """The receipt of a committed transaction with its inclusion proof; None if the
+        transaction is not committed (yet)."""
+        try:
+            found = self._ledger.get_receipt(tx_hash)
+        except TransactionNotFound:
+            return None
+        return {
+            "tx_hash": to_hex(tx_hash),
+            "height": found.height,
+            "index": found.index,
+            "receipt": receipt_to_json(found.receipt),
+            "receipt_raw": to_hex(encode(found.receipt)),
+            "proof": inclusion_proof_to_json(found.proof),
+            "anchor": self.anchor(found.height),
+        }
+
+    def account_nonce(self, address: bytes) -> Json:
+        """The next nonce the account must use, by the committed chain (pending ones aside)."""
+        return {
+            "address": to_hex(address),
+            "nonce": self._ledger.get_nonce(address),
+            "height": self._ledger.committed_height,
+        }
+
+    # --- blocks ----------------------------------------------------------------------------
+
+    def block_get(self, ref: int | bytes, *, full: bool = False) -> Json:
+        """A committed block by height or hash, with its certificate; `full` adds the
+        transactions themselves (hashes only otherwise)."""
+        ledger = self._ledger
+        block = ledger.get_block(ref) if isinstance(ref, int) else ledger.get_block_by_hash(ref)
+        result = self.block_notification(block)
+        if full:
+            result["transactions"] = [transaction_to_json(tx) for tx in block.transactions]
+            result["transactions_raw"] = [to_hex(encode(tx)) for tx in block.transactions]
+        return result
+
+    def block_notification(self, block: Block) -> Json:
+        """What `subscribe_blocks` sends for a just-committed block: as `block_get`."""
+        result = self.anchor(block.height, block.header)
+        result["tx_count"] = len(block.transactions)
+        result["tx_hashes"] = [to_hex(tx.hash(self._suite)) for tx in block.transactions]
+        return result
+
+    # --- state -----------------------------------------------------------------------------
+
+    def state_get(self, namespace: str, key: bytes, height: int | None = None) -> Json:
+        """A state value (null: absent) with its proof against the header's state root."""
+        read = self._ledger.get_state(namespace, key, height)
+        return {
+            "namespace": namespace,
+            "key": to_hex(key),
+            "height": read.height,
+            "value": None if read.value is None else to_hex(read.value),
+            "proof": to_hex(read.proof.encode()),
+            "anchor": self.anchor(read.height),
+        }
+
+    def contract_query(
+        self, target: str, method: str, args: Any, height: int | None = None
+    ) -> Json:
+        """Run a system contract's read-only method against the state at `height`."""
+        view = self._ledger.state_reader(height)
+        value = query(self._registry, view, target, method, args)
+        return {"height": view.height, "result": value_to_json(value)}
+
+    def notary_get(self, doc_hash: bytes, height: int | None = None) -> Json:
+        """The notary record of `doc_hash` (null if never registered), and the state read
+        that proves it: the record's encoding at its key, against a certified header."""
+        found = self.contract_query(NOTARY, "get", {"doc_hash": doc_hash}, height)
+        proof = self.state_get(NOTARY, record_key(doc_hash), found["height"])
+        return {"height": found["height"], "record": found["result"], "state": proof}
+
+    def notary_list(self, owner: bytes, start: int, limit: int) -> Json:
+        args = {"owner": owner, "start": start, "limit": limit}
+        return self.contract_query(NOTARY, "list", args)
+
+    # --- events ----------------------------------------------------------------------------
+
+    def events_query(
+        self,
+        *,
+        contract: str,
+        name: str,
+        from_height: int = 0,
+        to_height: int | None = None,
+        limit: int = 100,
+        cursor: tuple[int, int, int] | None = None,
+    ) -> Json:
+        after = None
+        if cursor is not None:
+            after = EventPosition(height=cursor[0], tx_index=cursor[1], event_index=cursor[2])
+        page = self._ledger.get_events(
+            contract, name, from_height=from_height, to_height=to_height, limit=limit, after=after
+        )
+        return {
+            "events": [
+                {
+                    "height": item.position.height,
+                    "tx_index": item.position.tx_index,
+                    "event_index": item.position.event_index,
+                    "contract": item.event.contract,
+                    "name": item.event.name,
+                    "fields": value_to_json(item.event.fields),
+                }
+                for item in page.events
+            ],
+            "next_cursor": None if page.next_after is None else cursor_text(page.next_after),
+        }

@@ -1,0 +1,244 @@
+"""The application the consensus driver talks to: proposals, validation and commits.
+
+Runs on the event loop and hands the chain work (execution, commits) to the node's single
+execution thread, in order, so consensus timers and the network keep running meanwhile.
+Transactions of a proposal are resolved from the mempool (verified at admission: verify
+once), else from a small cache of fetched ones, else fetched from the proposer and then any
+peer, and verified in the thread pool before execution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from gongshi.consensus import (
+    BlockValidated,
+    BuildProposal,
+    Commit,
+    ProposalBuilt,
+    RecordEvidence,
+    ValidateBlock,
+)
+from gongshi.errors import GongshiError
+from gongshi.execution import PreparedTransaction, first_invalid_signature
+from gongshi.mempool import Mempool
+from gongshi.node.chain import Chain, ExecutedBlock
+from gongshi.node.errors import TransactionsUnavailable
+from gongshi.node.wire import ProposalPayload, decode_body
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+FETCHED_CACHE_MAX = 50_000
+REAP_FACTOR = 3  # candidates reaped per block slot: some may sit in uncommitted ancestors
+
+# (the committed block, loop time it was executed here or None), after each commit, on the loop.
+CommitListener = Callable[[ExecutedBlock, float | None], None]
+
+
+@dataclass(slots=True)
+class AppCounters:
+    blocks_built: int = 0
+    blocks_validated: int = 0
+    blocks_rejected: int = 0
+    transactions_fetched: int = 0
+
+
+class NodeApplication:
+    """Implements the driver's `Application` over a `Chain`, a `Mempool` and the peers."""
+
+    def __init__(
+        self,
+        *,
+        chain: Chain,
+        mempool: Mempool,
+        worker: Executor,
+        fetch: Callable[[bytes, Sequence[bytes]], asyncio.Future[list[bytes]]],
+        proposer_key: bytes,
+        block_interval_ms: int,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.chain = chain
+        self.mempool = mempool
+        self._worker = worker
+        self._fetch = fetch
+        self._proposer_key = proposer_key
+        self._interval_s = block_interval_ms / 1000
+        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self._last_block_at = 0.0
+        self._fetched: OrderedDict[bytes, PreparedTransaction] = OrderedDict()
+        self._executed_at: dict[bytes, float] = {}
+        self._listeners: list[CommitListener] = []
+        self._commits: asyncio.Future[None] | None = None
+        self.counters = AppCounters()
+        self.failure: BaseException | None = None
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    async def on_worker(self, function: Callable[[], T]) -> T:
+        """Run `function` on the execution thread (after what was handed to it before)."""
+        return await asyncio.get_running_loop().run_in_executor(self._worker, function)
+
+    # --- proposals --------------------------------------------------------------------------
+
+    async def build_proposal(self, action: BuildProposal) -> ProposalBuilt:
+        loop = asyncio.get_running_loop()
+        # Pace blocks: the interval counts from when this node last saw a block executed.
+        wait = self._last_block_at + self._interval_s - loop.time()
+        if wait > 0:
+            await asyncio.sleep(min(wait, self._interval_s))
+        limits = self.chain.environment.limits
+        candidates = self.mempool.reap(
+            max_txs=limits.txs_max * REAP_FACTOR,
+            max_bytes=limits.bytes_max * REAP_FACTOR,
+            max_gas=limits.gas_max * REAP_FACTOR,
+        )
+        timestamp_ms = self._clock_ms()
+        try:
+            built = await self.on_worker(
+                lambda: self.chain.build(
+                    height=action.height,
+                    parent_hash=action.parent_hash,
+                    round_number=action.round,
+                    proposer=self._proposer_key,
+                    timestamp_ms=timestamp_ms,
+                    candidates=candidates,
+                )
+            )
+        except GongshiError as error:
+            logger.warning("cannot build height=%d reason=%r", action.height, error.message)
+            return ProposalBuilt(epoch=action.epoch, round=action.round, block=None)
+        if built.invalid:
+            self.mempool.remove(built.invalid)
+        self.counters.blocks_built += 1
+        self._last_block_at = loop.time()
+        self._executed_at[built.executed.block_hash] = loop.time()
+        logger.debug(
+            "built height=%d round=%d txs=%d",
+            action.height,
+            action.round,
+            len(built.executed.prepared),
+        )
+        return ProposalBuilt(epoch=action.epoch, round=action.round, block=built.consensus_block)
+
+    # --- validation -------------------------------------------------------------------------
+
+    async def validate_block(self, action: ValidateBlock) -> BlockValidated:
+        block = action.block
+        valid = False
+        try:
+            payload = decode_body(ProposalPayload, block.payload)
+            transactions = await self._resolve(payload)
+            valid = await self.on_worker(lambda: self.chain.validate(block, payload, transactions))
+        except GongshiError as error:
+            logger.warning("block not validated height=%d reason=%r", block.height, error.message)
+        if valid:
+            self.counters.blocks_validated += 1
+            self._last_block_at = asyncio.get_running_loop().time()
+            self._executed_at.setdefault(block.block_hash, self._last_block_at)
+        else:
+            self.counters.blocks_rejected += 1
+        return BlockValidated(block_hash=block.block_hash, valid=valid)
+
+    def _known(self, tx_hash: bytes) -> PreparedTransaction | None:
+        prepared = self.mempool.get(tx_hash)
+        if prepared is None:
+            prepared = self._fetched.get(tx_hash)
+        return prepared
+
+    async def _resolve(self, payload: ProposalPayload) -> list[PreparedTransaction]:
+        """The payload's transactions, in order; TransactionsUnavailable if some cannot be
+        had, InvalidBlock-like failure (GongshiError) if a fetched one is forged."""
+        missing = [h for h in payload.tx_hashes if self._known(h) is None]
+        if missing:
+            await self._fetch_missing(payload.header.proposer, missing)
+        resolved: list[PreparedTransaction] = []
+        for tx_hash in payload.tx_hashes:
+            prepared = self._known(tx_hash)
+            if prepared is None:
+                raise TransactionsUnavailable(f"transaction {tx_hash.hex()[:16]} unavailable")
+            resolved.append(prepared)
+        return resolved
+
+    async def _fetch_missing(self, proposer: bytes, missing: list[bytes]) -> None:
+        encoded = await self._fetch(proposer, missing)
+        suite = self.chain.suite
+        wanted = set(missing)
+        prepared: list[PreparedTransaction] = []
+        for data in encoded:
+            try:
+                item = PreparedTransaction.from_bytes(data, suite)
+            except GongshiError:
+                continue
+            if item.tx_hash in wanted:
+                prepared.append(item)
+                wanted.discard(item.tx_hash)
+        parallel = self.chain.parallel
+        bad = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: first_invalid_signature(prepared, suite, parallel)
+        )
+        if bad is not None:
+            raise TransactionsUnavailable("a fetched transaction is not signed by its sender")
+        for item in prepared:
+            self._fetched[item.tx_hash] = item
+        while len(self._fetched) > FETCHED_CACHE_MAX:
+            self._fetched.popitem(last=False)
+        self.counters.transactions_fetched += len(prepared)
+
+    # --- commits ----------------------------------------------------------------------------
+
+    def commit(self, action: Commit) -> None:
+        block = action.block
+        certificate = action.certificate
+        future = asyncio.get_running_loop().run_in_executor(
+            self._worker, lambda: self.chain.commit(block.block_hash, certificate)
+        )
+        future.add_done_callback(self._committed)
+
+    def _committed(self, future: asyncio.Future[ExecutedBlock | None]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            logger.critical("commit failed", exc_info=error)
+            if self.failure is None:
+                self.failure = error
+            return
+        executed = future.result()
+        if executed is not None:
+            self.after_commit(executed)
+
+    def after_commit(self, executed: ExecutedBlock) -> None:
+        """On the loop, once `executed` is durable: mempool, listeners (API hub, metrics)."""
+        header = executed.header
+        self.mempool.on_commit(
+            height=header.height, timestamp_ms=header.timestamp_ms, transactions=executed.prepared
+        )
+        for prepared in executed.prepared:
+            self._fetched.pop(prepared.tx_hash, None)
+        started = self._executed_at.pop(executed.block_hash, None)
+        if len(self._executed_at) > 4096:  # forks never committed
+            self._executed_at.clear()
+        for listener in self._listeners:
+            try:
+                listener(executed, started)
+            except Exception:
+                logger.exception("commit listener failed height=%d", header.height)
+
+    def record_evidence(self, action: RecordEvidence) -> None:
+        evidence = action.evidence
+        logger.warning(
+            "equivocation evidence kind=%s round=%d validator=%d",
+            evidence.kind.name,
+            evidence.round,
+            evidence.validator,
+        )

@@ -1,0 +1,489 @@
+"""The node's application: build, validate, commit and sync blocks over the ledger.
+
+Every method runs on the node's one execution thread (the driver hands work to it in order),
+so the ledger's head and the map of executed-but-uncommitted blocks never change under a
+running execution. Consensus sees a block as (height, parent, payload, hash): the payload is
+the canonical `ProposalPayload` (header + transaction hashes) and the hash is the header's.
+
+Invariant: every entry of `executed` sits above the committed head and its parent is either
+the head or another entry (entries at or below the head are dropped on each commit).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gongshi.codec import Block as LedgerBlock
+from gongshi.codec import BlockHeader, Receipt, encode
+from gongshi.codec.qc import QuorumCertificate
+from gongshi.consensus import (
+    Block,
+    CommittedRoot,
+    Justify,
+    SuiteVerifier,
+    ValidatorSet,
+    decode_certificate,
+    encode_certificate,
+    genesis_root,
+    verify_commit,
+)
+from gongshi.consensus.types import Phase
+from gongshi.crypto import Suite
+from gongshi.errors import GongshiError, InvariantViolation
+from gongshi.execution import (
+    BlockContext,
+    BlockLimits,
+    ExecutionEnvironment,
+    ParallelMap,
+    PreparedTransaction,
+    StateIdentityReader,
+    build_block_body,
+    execute_block,
+    genesis_state_writes,
+    require_valid_signatures,
+)
+from gongshi.execution.errors import InvalidBlock, NonceOutOfOrder
+from gongshi.merkle.state_tree import StateTree, TreeUpdate
+from gongshi.node.errors import GenesisMismatch, UnknownParent
+from gongshi.node.genesis import Genesis, genesis_hash
+from gongshi.node.overlay import OverlayNodes, OverlayNonces, OverlayState
+from gongshi.node.wire import ProposalPayload
+from gongshi.storage import Ledger, receipts_root, tx_root
+from gongshi.storage import ledger as ledger_module
+
+logger = logging.getLogger(__name__)
+
+CONFIG_VERSION = 0
+EPOCH = 0  # validator-set changes arrive with governance; until then one epoch
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutedBlock:
+    """A block this node executed (built or validated), waiting for its commit."""
+
+    block: LedgerBlock
+    block_hash: bytes
+    prepared: tuple[PreparedTransaction, ...]
+    receipts: tuple[Receipt, ...]
+    writes: dict[bytes, bytes | None]
+    update: TreeUpdate
+    next_nonces: dict[bytes, int]
+
+    @property
+    def header(self) -> BlockHeader:
+        return self.block.header
+
+    @property
+    def height(self) -> int:
+        return self.block.header.height
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Built:
+    """What `build` made: the block for consensus, and candidates the mempool should drop."""
+
+    executed: ExecutedBlock
+    consensus_block: Block
+    invalid: tuple[bytes, ...]
+
+
+def consensus_block_of(header: BlockHeader, tx_hashes: Sequence[bytes], suite: Suite) -> Block:
+    payload = ProposalPayload(header=header, tx_hashes=tuple(tx_hashes))
+    return Block(
+        height=header.height,
+        parent_hash=header.parent_hash,
+        payload=payload.encode(),
+        block_hash=header.hash(suite),
+    )
+
+
+def genesis_certificate(block_hash: bytes) -> QuorumCertificate:
+    """The certificate the genesis block is stored with: configuration, no signatures."""
+    return QuorumCertificate(
+        phase=int(Phase.GENESIS),
+        height=0,
+        round=0,
+        block_hash=block_hash,
+        signers=(),
+        signatures=(),
+    )
+
+
+def _offer_tree_update(ledger: Ledger, executed: ExecutedBlock) -> None:
+    """Give the ledger the state-tree update computed when the block was executed, so its
+    commit does not apply the same writes again: `Ledger` reuses a prepared update whose
+    height and writes match (its `compute_state_root` mechanism, which only knows the next
+    height; here the update was made on an uncommitted parent that is committed now). If the
+    ledger's internals change, the commit simply recomputes."""
+    prepared_type = getattr(ledger_module, "_Prepared", None)
+    if prepared_type is not None and hasattr(ledger, "_prepared"):
+        ledger._prepared = prepared_type(executed.height, dict(executed.writes), executed.update)
+
+
+class Chain:
+    """The ledger plus the executed-but-uncommitted blocks above it. One thread only."""
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        genesis: Genesis,
+        suite: Suite,
+        parallel: ParallelMap,
+    ) -> None:
+        self.ledger = ledger
+        self.genesis = genesis
+        self.suite = suite
+        self.parallel = parallel
+        self.chain_id = genesis.params.chain_id
+        self.validators = ValidatorSet(
+            epoch=EPOCH, public_keys=tuple(v.public_key for v in genesis.validators)
+        )
+        self.environment = ExecutionEnvironment(
+            suite=suite, limits=BlockLimits.from_params(genesis.params)
+        )
+        self.verifier = SuiteVerifier(suite)
+        self.executed: dict[bytes, ExecutedBlock] = {}
+        self.genesis_hash = self._ensure_genesis()
+
+    # --- genesis and roots ------------------------------------------------------------------
+
+    def _genesis_block(self) -> tuple[LedgerBlock, dict[bytes, bytes | None]]:
+        writes = genesis_state_writes(self.genesis)
+        hash_fn = self.suite.hash
+        state_root = StateTree(OverlayNodes(self.ledger, ()), hash_fn).apply(None, 0, writes)
+        header = BlockHeader(
+            height=0,
+            parent_hash=genesis_hash(self.genesis),  # binds block 0 to the genesis file
+            tx_root=tx_root(hash_fn, []),
+            receipts_root=receipts_root(hash_fn, []),
+            state_root=state_root.root_hash,
+            timestamp_ms=self.genesis.genesis_time_ms,
+            proposer=self.genesis.validators[0].public_key,
+            round=0,
+            config_version=CONFIG_VERSION,
+        )
+        return LedgerBlock(header=header, transactions=()), writes
+
+    def _ensure_genesis(self) -> bytes:
+        """Commit block 0 on an empty ledger; check it on a used one. Its hash. The ledger
+        must be opened with `genesis_parent_hash=genesis_hash(genesis)`."""
+        if self.ledger.committed_height is None:
+            block, writes = self._genesis_block()
+            block_hash = block.hash(self.suite)
+            encoded = encode_certificate(genesis_certificate(block_hash))
+            self.ledger.commit_block(block, (), writes, encoded)
+            logger.info("genesis committed hash=%s", block_hash.hex()[:16])
+            return block_hash
+        stored = self.ledger.get_header(0)
+        certificate = decode_certificate(self.ledger.get_certificate(0))
+        if certificate.phase != Phase.GENESIS or certificate.block_hash != stored.hash(self.suite):
+            raise GenesisMismatch("block 0 of the ledger is not a genesis block")
+        if stored != self._genesis_block()[0].header:
+            raise GenesisMismatch("the ledger was created from another genesis file")
+        return stored.hash(self.suite)
+
+    def consensus_block(self, height: int) -> Block:
+        """A committed block as consensus sees it."""
+        block = self.ledger.get_block(height)
+        hashes = [tx.hash(self.suite) for tx in block.transactions]
+        return consensus_block_of(block.header, hashes, self.suite)
+
+    def committed_root(self) -> CommittedRoot:
+        """Where a (re)started engine resumes: the ledger's head with its certificate."""
+        height = self.ledger.committed_height
+        assert height is not None, "genesis is committed on open"
+        block = self.consensus_block(height)
+        if height == 0:
+            return genesis_root(block, self.validators)
+        certificate = decode_certificate(self.ledger.get_certificate(height))
+        return CommittedRoot(
+            block=block,
+            epoch=EPOCH,
+            round=certificate.round,
+            validators=self.validators,
+            justify=Justify(epoch=EPOCH, qc=certificate, commits=(certificate,)),
+            epoch_root_hash=self.genesis_hash,
+        )
+
+    @property
+    def committed_height(self) -> int:
+        height = self.ledger.committed_height
+        assert height is not None
+        return height
+
+    # --- ancestry ---------------------------------------------------------------------------
+
+    def _ancestors(self, parent_hash: bytes) -> list[ExecutedBlock]:
+        """Uncommitted blocks from `parent_hash` down to the committed head, newest first."""
+        chain: list[ExecutedBlock] = []
+        cursor = parent_hash
+        head = self.ledger.head_hash
+        while cursor != head:
+            executed = self.executed.get(cursor)
+            if executed is None or len(chain) > len(self.executed):
+                raise UnknownParent(f"block {cursor.hex()[:16]} is not executed here")
+            chain.append(executed)
+            cursor = executed.header.parent_hash
+        return chain
+
+    def _parent_header(self, parent_hash: bytes, ancestors: list[ExecutedBlock]) -> BlockHeader:
+        if ancestors:
+            return ancestors[0].header
+        return self.ledger.get_header(self.committed_height)
+
+    def pending_tx_hashes(self, parent_hash: bytes) -> set[bytes]:
+        """Transactions already in the uncommitted chain ending at `parent_hash`."""
+        return {
+            prepared.tx_hash
+            for executed in self._ancestors(parent_hash)
+            for prepared in executed.prepared
+        }
+
+    # --- execution --------------------------------------------------------------------------
+
+    def _execute(
+        self,
+        header_fields: BlockContext,
+        parent_hash: bytes,
+        ancestors: list[ExecutedBlock],
+        transactions: Sequence[PreparedTransaction],
+    ) -> tuple[tuple[Receipt, ...], dict[bytes, bytes | None], TreeUpdate, dict[bytes, int]]:
+        """Execute on the state after `parent_hash`; InvalidBlock if a rule is broken."""
+        base = self.committed_height
+        state = OverlayState(self.ledger, base, [a.writes for a in ancestors])
+        nonces = OverlayNonces(self.ledger, [a.next_nonces for a in ancestors])
+        result = execute_block(
+            transactions,
+            context=header_fields,
+            environment=self.environment,
+            state=state,
+            nonces=nonces,
+            identities=StateIdentityReader(state, self.suite),
+        )
+        tree = StateTree(
+            OverlayNodes(self.ledger, [a.update.new_nodes for a in ancestors]), self.suite.hash
+        )
+        update = tree.apply(header_fields.height - 1, header_fields.height, result.state_writes)
+        return result.receipts, result.state_writes, update, result.next_nonces
+
+    def build(
+        self,
+        *,
+        height: int,
+        parent_hash: bytes,
+        round_number: int,
+        proposer: bytes,
+        timestamp_ms: int,
+        candidates: Sequence[PreparedTransaction],
+    ) -> Built:
+        """Build, execute and remember a block on `parent_hash` from mempool `candidates`."""
+        ancestors = self._ancestors(parent_hash)
+        parent = self._parent_header(parent_hash, ancestors)
+        if parent.height + 1 != height:
+            raise InvariantViolation(f"building {height} on a parent at {parent.height}")
+        pending = {p.tx_hash for a in ancestors for p in a.prepared}
+        timestamp_ms = max(timestamp_ms, parent.timestamp_ms)
+        context = BlockContext(
+            chain_id=self.chain_id, height=height, timestamp_ms=timestamp_ms, proposer=proposer
+        )
+        base = self.committed_height
+        state = OverlayState(self.ledger, base, [a.writes for a in ancestors])
+        body = build_block_body(
+            (c for c in candidates if c.tx_hash not in pending),
+            context=context,
+            limits=self.environment.limits,
+            nonces=OverlayNonces(self.ledger, [a.next_nonces for a in ancestors]),
+            identities=StateIdentityReader(state, self.suite),
+        )
+        receipts, writes, update, next_nonces = self._execute(
+            context, parent_hash, ancestors, body.transactions
+        )
+        executed = self._remember(
+            context,
+            parent_hash,
+            round_number,
+            body.transactions,
+            receipts,
+            writes,
+            update,
+            next_nonces,
+        )
+        # A nonce already used is not proof of a bad transaction: the using block may still
+        # lose its fork. The mempool drops those itself once a block commits.
+        invalid = tuple(
+            tx_hash for tx_hash, error in body.invalid if not isinstance(error, NonceOutOfOrder)
+        )
+        block = consensus_block_of(
+            executed.header, [p.tx_hash for p in executed.prepared], self.suite
+        )
+        return Built(executed=executed, consensus_block=block, invalid=invalid)
+
+    def _remember(
+        self,
+        context: BlockContext,
+        parent_hash: bytes,
+        round_number: int,
+        transactions: Sequence[PreparedTransaction],
+        receipts: tuple[Receipt, ...],
+        writes: dict[bytes, bytes | None],
+        update: TreeUpdate,
+        next_nonces: dict[bytes, int],
+    ) -> ExecutedBlock:
+        hash_fn = self.suite.hash
+        header = BlockHeader(
+            height=context.height,
+            parent_hash=parent_hash,
+            tx_root=tx_root(hash_fn, [p.tx_hash for p in transactions]),
+            receipts_root=receipts_root(hash_fn, [encode(r) for r in receipts]),
+            state_root=update.root_hash,
+            timestamp_ms=context.timestamp_ms,
+            proposer=context.proposer,
+            round=round_number,
+            config_version=CONFIG_VERSION,
+        )
+        block = LedgerBlock(header=header, transactions=tuple(p.tx for p in transactions))
+        executed = ExecutedBlock(
+            block=block,
+            block_hash=header.hash(self.suite),
+            prepared=tuple(transactions),
+            receipts=receipts,
+            writes=writes,
+            update=update,
+            next_nonces=next_nonces,
+        )
+        self.executed[executed.block_hash] = executed
+        return executed
+
+    def validate(
+        self, block: Block, payload: ProposalPayload, transactions: Sequence[PreparedTransaction]
+    ) -> bool:
+        """Re-execute a proposed block on its parent's state; True if every root matches.
+        `transactions` are the payload's, resolved (and verified) by the caller."""
+        if block.block_hash in self.executed:
+            return True  # our own proposal, or seen in another round
+        try:
+            problem = self._validate(block, payload, transactions)
+        except (InvalidBlock, UnknownParent) as error:
+            problem = f"{type(error).__name__}: {error.message}"
+        if problem:
+            logger.warning("block rejected height=%d reason=%r", block.height, problem)
+            return False
+        return True
+
+    def _validate(
+        self, block: Block, payload: ProposalPayload, transactions: Sequence[PreparedTransaction]
+    ) -> str:
+        header = payload.header
+        if (header.height, header.parent_hash) != (block.height, block.parent_hash):
+            return "payload header does not match the block"
+        if header.hash(self.suite) != block.block_hash:
+            return "block hash is not the header's hash"
+        if header.proposer not in self.validators.index_of:
+            return "proposer is not a validator"
+        if header.config_version != CONFIG_VERSION:
+            return "unknown configuration version"
+        if tuple(p.tx_hash for p in transactions) != payload.tx_hashes:
+            return "transactions do not match the payload"
+        ancestors = self._ancestors(block.parent_hash)
+        parent = self._parent_header(block.parent_hash, ancestors)
+        if header.timestamp_ms < parent.timestamp_ms:
+            return "timestamp before the parent's"
+        if tx_root(self.suite.hash, payload.tx_hashes) != header.tx_root:
+            return "tx root mismatch"
+        context = BlockContext(
+            chain_id=self.chain_id,
+            height=header.height,
+            timestamp_ms=header.timestamp_ms,
+            proposer=header.proposer,
+        )
+        receipts, writes, update, next_nonces = self._execute(
+            context, block.parent_hash, ancestors, transactions
+        )
+        executed = ExecutedBlock(
+            block=LedgerBlock(header=header, transactions=tuple(p.tx for p in transactions)),
+            block_hash=block.block_hash,
+            prepared=tuple(transactions),
+            receipts=receipts,
+            writes=writes,
+            update=update,
+            next_nonces=next_nonces,
+        )
+        if receipts_root(self.suite.hash, [encode(r) for r in receipts]) != header.receipts_root:
+            return "receipts root mismatch"
+        if update.root_hash != header.state_root:
+            return "state root mismatch"
+        self.executed[block.block_hash] = executed
+        return ""
+
+    # --- commit -----------------------------------------------------------------------------
+
+    def commit(self, block_hash: bytes, certificate: QuorumCertificate) -> ExecutedBlock | None:
+        """Commit an executed block with its finality certificate (consensus checked it).
+        None if block sync committed that height already (with the very same block)."""
+        if certificate.height <= self.committed_height:
+            if self.ledger.get_header(certificate.height).hash(self.suite) != block_hash:
+                raise InvariantViolation(f"two blocks committed at height {certificate.height}")
+            return None
+        executed = self.executed.get(block_hash)
+        if executed is None:
+            raise InvariantViolation(f"commit of block {block_hash.hex()[:16]}, never executed")
+        _offer_tree_update(self.ledger, executed)
+        self.ledger.commit_block(
+            executed.block, executed.receipts, executed.writes, encode_certificate(certificate)
+        )
+        self._forget_committed()
+        return executed
+
+    def _forget_committed(self) -> None:
+        height = self.committed_height
+        for block_hash in [h for h, e in self.executed.items() if e.height <= height]:
+            del self.executed[block_hash]
+
+    def apply_synced(
+        self, block: LedgerBlock, certificate: QuorumCertificate
+    ) -> ExecutedBlock | None:
+        """Block sync: verify a peer's committed block against its finality certificate and
+        our head, re-execute it and commit it. None (nothing written) if it does not check."""
+        header = block.header
+        block_hash = header.hash(self.suite)
+        if (
+            header.height != self.committed_height + 1
+            or header.parent_hash != self.ledger.head_hash
+        ):
+            logger.debug("synced block does not extend the head height=%d", header.height)
+            return None
+        if not verify_commit(
+            self.chain_id.encode(),
+            self.validators,
+            block_hash,
+            header.height,
+            certificate,
+            self.verifier,
+        ):
+            logger.warning(
+                "synced block has no valid finality certificate height=%d", header.height
+            )
+            return None
+        prepared = [
+            PreparedTransaction.from_transaction(tx, self.suite) for tx in block.transactions
+        ]
+        payload = ProposalPayload(header=header, tx_hashes=tuple(p.tx_hash for p in prepared))
+        consensus = consensus_block_of(header, payload.tx_hashes, self.suite)
+        try:
+            require_valid_signatures(prepared, self.suite, self.parallel)
+        except GongshiError as error:
+            logger.warning(
+                "synced block carries a bad signature height=%d detail=%r",
+                header.height,
+                error.message,
+            )
+            return None
+        if consensus.block_hash not in self.executed and not self.validate(
+            consensus, payload, prepared
+        ):
+            # A quorum certified it, so our execution disagrees with theirs: stop.
+            raise InvariantViolation(f"certified block {header.height} does not re-execute")
+        return self.commit(block_hash, certificate)

@@ -1,0 +1,59 @@
+"""Errors of the running node (codes 1900-1949)."""
+
+from __future__ import annotations
+
+from gongshi.errors import ConfigError, DecodeError, GongshiError, NotFound
+
+
+class NodeError(GongshiError):
+    """Raised when the node cannot start or keep running (see the message)."""
+
+    code = 1900
+
+
+class MalformedPeerMessage(DecodeError):
+    """Raised when a peer's message body is not the canonical encoding the node expects."""
+
+    code = 1901
+
+
+class SafetyStateCorrupt(NodeError):
+    """Raised when the persisted consensus safety state cannot be read back."""
+
+    code = 1902
+
+
+class GenesisMismatch(ConfigError):
+    """Raised when the ledger on disk was made from another genesis than the configured one."""
+
+    code = 1903
+
+
+class NotAValidator(ConfigError):
+    """Raised when the node's signing key is not one of the genesis validators' keys."""
+
+    code = 1904
+
+
+class UnknownParent(NotFound):
+    """Raised when a block's parent is neither committed nor executed on this node."""
+
+    code = 1905
+
+
+class TransactionsUnavailable(NodeError):
+    """Raised when a proposal's transactions cannot be had from this node or its peers."""
+
+    code = 1906
+
+
+class OptimisedRun(NodeError):
+    """Raised when the node is started under `python -O`, which strips its assertions."""
+
+    code = 1907
+
+
+class LocalnetError(ConfigError):
+    """Raised when `gongshi up` cannot create, reuse or start the local network directory."""
+
+    code = 1908

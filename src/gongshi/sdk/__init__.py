@@ -1,0 +1,61 @@
+"""Gongshi's Python SDK: identities from a network directory, transactions built and signed
+locally, and every proof verified against a quorum-signed header.
+
+    from gongshi.sdk import Client
+    with Client.connect("localnet") as client:
+        receipt = client.notary_register(client.network.suite.hash(document))
+        receipt.block.height, receipt.block.signers, receipt.block.validators
+
+`AsyncClient` has the same calls as coroutines, plus subscriptions (`blocks()`, `events()`)
+and receipts awaited by subscription. docs/sdk.md has the details.
+"""
+
+from gongshi.sdk.aclient import AsyncClient
+from gongshi.sdk.client import Client
+from gongshi.sdk.errors import (
+    IdentityNotFound,
+    MalformedResponse,
+    NodeUnreachable,
+    ProofMismatch,
+    ReceiptTimeout,
+    RemoteError,
+    SdkError,
+    TransactionFailed,
+    UnverifiedHeader,
+)
+from gongshi.sdk.identity import Identity
+from gongshi.sdk.network import NetworkInfo
+from gongshi.sdk.notary import NotaryRecord, ProvenRecord, hash_file
+from gongshi.sdk.verify import (
+    ProofVerifier,
+    VerifiedBlock,
+    VerifiedHeader,
+    VerifiedReceipt,
+    VerifiedState,
+    VerifiedTransaction,
+)
+
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "Identity",
+    "IdentityNotFound",
+    "MalformedResponse",
+    "NetworkInfo",
+    "NodeUnreachable",
+    "NotaryRecord",
+    "ProofMismatch",
+    "ProofVerifier",
+    "ProvenRecord",
+    "ReceiptTimeout",
+    "RemoteError",
+    "SdkError",
+    "TransactionFailed",
+    "UnverifiedHeader",
+    "VerifiedBlock",
+    "VerifiedHeader",
+    "VerifiedReceipt",
+    "VerifiedState",
+    "VerifiedTransaction",
+    "hash_file",
+]

@@ -1,0 +1,73 @@
+"""Errors of the SDK (codes 1980-1999).
+
+A node's JSON-RPC error reaches the caller as `RemoteError` carrying the node's Gongshi
+error code and class name (`error.code == 1657`, `error.name == "NonceTooLow"`): the API maps
+codes one to one, and so does the SDK. Every verification failure is an `InvalidProof`.
+"""
+
+from __future__ import annotations
+
+from gongshi.errors import ConfigError, GongshiError, InvalidProof
+
+
+class SdkError(GongshiError):
+    """Raised when the SDK cannot do what was asked (see subclasses)."""
+
+    code = 1980
+
+
+class RemoteError(GongshiError):
+    """Raised when a node answers a call with a JSON-RPC error; `code` and `name` are the
+    node's Gongshi error code and class name, `rpc_code` the JSON-RPC code."""
+
+    code = 1981
+
+    def __init__(self, message: str, *, code: int, name: str, rpc_code: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.name = name
+        self.rpc_code = rpc_code
+
+
+class NodeUnreachable(SdkError):
+    """Raised when the node's API cannot be reached or answers with an HTTP failure."""
+
+    code = 1982
+
+
+class ReceiptTimeout(SdkError):
+    """Raised when a transaction's receipt does not arrive within the time allowed."""
+
+    code = 1983
+
+
+class IdentityNotFound(ConfigError):
+    """Raised when an identity's key or certificate is missing from the network directory."""
+
+    code = 1984
+
+
+class UnverifiedHeader(InvalidProof):
+    """Raised when a block header does not hash to the claimed hash or its finality
+    certificate is not a valid quorum of the genesis validators' signatures."""
+
+    code = 1985
+
+
+class ProofMismatch(InvalidProof):
+    """Raised when a proven item is not the one asked for (another hash, key or height)."""
+
+    code = 1986
+
+
+class MalformedResponse(InvalidProof):
+    """Raised when a node's response does not have the documented form, so nothing in it
+    can be verified (or trusted)."""
+
+    code = 1987
+
+
+class TransactionFailed(SdkError):
+    """Raised when a committed transaction's receipt reports a failure (status, error)."""
+
+    code = 1988

@@ -1,0 +1,108 @@
+"""Transaction gossip: local admissions go out in batches, received batches are admitted
+without being relayed, and pending local transactions are gossiped again."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+
+from gongshi.cli.init_network import NetworkOptions, plan_network
+from gongshi.codec import Transaction, encode
+from gongshi.crypto import get_suite
+from gongshi.execution import MemoryNonces, StateIdentityReader, genesis_state_writes
+from gongshi.mempool import ChainHead, MempoolConfig
+from gongshi.network import MessageKind
+from gongshi.node.gossip import REGOSSIP_AGE_S, GossipingMempool, TxGossip
+from gongshi.node.wire import TxBatch
+
+GENESIS_TIME = datetime(2030, 1, 1, tzinfo=UTC)
+PLAN = plan_network(NetworkOptions(organisations=1, suite="intl"), now=GENESIS_TIME)
+SUITE = get_suite("intl")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def mempool(clock: Clock) -> GossipingMempool:
+    state = genesis_state_writes(PLAN.genesis)
+    return GossipingMempool(
+        clock=clock,
+        config=MempoolConfig.from_params(PLAN.genesis.params),
+        suite=SUITE,
+        nonces=MemoryNonces(),
+        identities=StateIdentityReader(state, SUITE),  # type: ignore[arg-type]
+        head=ChainHead(height=0, timestamp_ms=PLAN.genesis.genesis_time_ms + 1),
+    )
+
+
+def signed(count: int) -> list[bytes]:
+    pem = next(
+        f.content for f in PLAN.files if f.path == PurePosixPath("orgs/org1/client/client.key")
+    )
+    key = SUITE.load_private_key_pem(pem)
+    return [
+        encode(
+            Transaction(
+                chain_id=PLAN.genesis.params.chain_id,
+                nonce=nonce,
+                sender=key.public_key_bytes(),
+                target="notary",
+                method="register",
+                args={"doc_hash": hashlib.sha256(b"%d" % nonce).digest(), "metadata": {}},
+                gas_limit=100_000,
+                expiry_height=100,
+            ).sign(key)
+        )
+        for nonce in range(count)
+    ]
+
+
+def test_local_admissions_are_gossiped_in_one_batch_and_again_while_pending() -> None:
+    clock = Clock()
+    pool = mempool(clock)
+    sent: list[tuple[MessageKind, bytes]] = []
+    gossip = TxGossip(mempool=pool, broadcast=lambda kind, body: sent.append((kind, body)) or 3)
+    raw = signed(5)
+    for data in raw:
+        pool.admit(data)
+    gossip.flush()
+    assert len(sent) == 1 and sent[0][0] is MessageKind.TX_GOSSIP
+    assert TxBatch.decode(sent[0][1]).transactions == tuple(raw)
+    gossip.flush()
+    assert len(sent) == 1  # nothing new
+    assert pool.stale_local(REGOSSIP_AGE_S, 100) == []
+    clock.now += REGOSSIP_AGE_S
+    pool.remove([pool.checker.check(raw[0], next_height=1).tx_hash])
+    assert pool.stale_local(REGOSSIP_AGE_S, 100) == raw[1:]
+    assert pool.stale_local(REGOSSIP_AGE_S, 100) == []  # just gossiped again
+
+
+def test_received_batches_are_admitted_but_not_relayed() -> None:
+    pool = mempool(Clock())
+    gossip = TxGossip(mempool=pool, broadcast=lambda kind, body: 0)
+    raw = signed(4)
+    batch = TxBatch(transactions=(*raw, b"\x00garbage")).encode()
+
+    async def scenario() -> None:
+        gossip.received(batch)
+        gossip.received(b"not a batch")
+        runner = asyncio.ensure_future(gossip.run_inbound())
+        async with asyncio.timeout(10):
+            while gossip.counters.batches_received + gossip.counters.batches_dropped < 2:
+                await asyncio.sleep(0.01)
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert len(pool) == 4
+    assert gossip.counters.transactions_admitted == 4
+    assert gossip.counters.transactions_refused == 1
+    assert gossip.counters.batches_dropped == 1
+    assert pool.outbound == []
