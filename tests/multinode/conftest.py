@@ -62,7 +62,7 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout_s: float) -> No
 
 @dataclass
 class RpcClient:
-    """JSON-RPC over HTTP to the nodes' API addresses (the fallback API or the real one)."""
+    """JSON-RPC over HTTP to the nodes' API addresses."""
 
     urls: dict[str, str]
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=5.0))
@@ -262,5 +262,7 @@ def localnet(tmp_path: Path) -> Iterator[Localnet]:
         network.stop_all()
         for info in network.nodes:
             if info.log_path.exists():
-                tail = info.log_path.read_text(errors="replace").splitlines()[-5:]
+                lines = info.log_path.read_text(errors="replace").splitlines()
+                noise = ("peer connected", "peer disconnected", "dial failed", "peer refused")
+                tail = [line for line in lines if not any(n in line for n in noise)][-25:]
                 print(f"--- {info.name} log tail ---", *tail, sep="\n")

@@ -11,10 +11,11 @@ from pathlib import PurePosixPath
 from gongshi.cli.init_network import NetworkOptions, plan_network
 from gongshi.codec import Transaction, encode
 from gongshi.crypto import get_suite
+from gongshi.errors import NotFound
 from gongshi.execution import MemoryNonces, StateIdentityReader, genesis_state_writes
 from gongshi.mempool import ChainHead, MempoolConfig
 from gongshi.network import MessageKind
-from gongshi.node.gossip import REGOSSIP_AGE_S, GossipingMempool, TxGossip
+from gongshi.node.gossip import REGOSSIP_AGE_S, GossipingMempool, TxFetcher, TxGossip
 from gongshi.node.wire import TxBatch
 
 GENESIS_TIME = datetime(2030, 1, 1, tzinfo=UTC)
@@ -106,3 +107,54 @@ def test_received_batches_are_admitted_but_not_relayed() -> None:
     assert gossip.counters.transactions_refused == 1
     assert gossip.counters.batches_dropped == 1
     assert pool.outbound == []
+
+
+class _EmptyLedger:
+    def get_transaction(self, tx_hash: bytes) -> object:
+        raise NotFound("not committed")
+
+
+def test_fetch_asks_the_proposer_then_the_other_peers() -> None:
+    raw = signed(3)
+    holder = mempool(Clock())
+    for data in raw:
+        holder.admit(data)
+    wanted = [holder.checker.check(data, next_height=1).tx_hash for data in raw]
+    proposer, other = b"p" * 32, b"o" * 32
+    serving = TxFetcher(
+        send=lambda peer, kind, body: True,
+        peers=lambda: [],
+        mempool=holder,
+        ledger=_EmptyLedger(),  # type: ignore[arg-type]
+    )
+    asked: list[bytes] = []
+
+    def send(peer: bytes, kind: MessageKind, body: bytes) -> bool:
+        asked.append(peer)
+        if peer == proposer:
+            return False  # not connected
+        assert kind is MessageKind.TX_FETCH_REQUEST
+
+        def answer(reply_kind: MessageKind, reply: bytes) -> bool:
+            assert reply_kind is MessageKind.TX_FETCH_RESPONSE
+            asyncio.get_running_loop().call_soon(fetcher.response, reply)
+            return True
+
+        serving._send = lambda _peer, k, b: answer(k, b)  # type: ignore[method-assign]
+        serving.serve(peer, body)
+        return True
+
+    fetcher = TxFetcher(
+        send=send,
+        peers=lambda: [other],
+        mempool=mempool(Clock()),
+        ledger=_EmptyLedger(),  # type: ignore[arg-type]
+        timeout_s=5.0,
+    )
+
+    async def scenario() -> list[bytes]:
+        return await fetcher.fetch(proposer, [*wanted, bytes(32)])
+
+    found = asyncio.run(scenario())
+    assert asked == [proposer, other]
+    assert sorted(found) == sorted(raw)

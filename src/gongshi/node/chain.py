@@ -229,29 +229,21 @@ class Chain:
             cursor = executed.header.parent_hash
         return chain
 
-    def _parent_header(self, parent_hash: bytes, ancestors: list[ExecutedBlock]) -> BlockHeader:
+    def _parent_header(self, ancestors: list[ExecutedBlock]) -> BlockHeader:
         if ancestors:
             return ancestors[0].header
         return self.ledger.get_header(self.committed_height)
-
-    def pending_tx_hashes(self, parent_hash: bytes) -> set[bytes]:
-        """Transactions already in the uncommitted chain ending at `parent_hash`."""
-        return {
-            prepared.tx_hash
-            for executed in self._ancestors(parent_hash)
-            for prepared in executed.prepared
-        }
 
     # --- execution --------------------------------------------------------------------------
 
     def _execute(
         self,
         header_fields: BlockContext,
-        parent_hash: bytes,
         ancestors: list[ExecutedBlock],
         transactions: Sequence[PreparedTransaction],
     ) -> tuple[tuple[Receipt, ...], dict[bytes, bytes | None], TreeUpdate, dict[bytes, int]]:
-        """Execute on the state after `parent_hash`; InvalidBlock if a rule is broken."""
+        """Execute on the state after the newest of `ancestors` (or the committed head);
+        InvalidBlock if a rule is broken."""
         base = self.committed_height
         state = OverlayState(self.ledger, base, [a.writes for a in ancestors])
         nonces = OverlayNonces(self.ledger, [a.next_nonces for a in ancestors])
@@ -281,7 +273,7 @@ class Chain:
     ) -> Built:
         """Build, execute and remember a block on `parent_hash` from mempool `candidates`."""
         ancestors = self._ancestors(parent_hash)
-        parent = self._parent_header(parent_hash, ancestors)
+        parent = self._parent_header(ancestors)
         if parent.height + 1 != height:
             raise InvariantViolation(f"building {height} on a parent at {parent.height}")
         pending = {p.tx_hash for a in ancestors for p in a.prepared}
@@ -298,9 +290,7 @@ class Chain:
             nonces=OverlayNonces(self.ledger, [a.next_nonces for a in ancestors]),
             identities=StateIdentityReader(state, self.suite),
         )
-        receipts, writes, update, next_nonces = self._execute(
-            context, parent_hash, ancestors, body.transactions
-        )
+        receipts, writes, update, next_nonces = self._execute(context, ancestors, body.transactions)
         executed = self._remember(
             context,
             parent_hash,
@@ -388,7 +378,7 @@ class Chain:
         if tuple(p.tx_hash for p in transactions) != payload.tx_hashes:
             return "transactions do not match the payload"
         ancestors = self._ancestors(block.parent_hash)
-        parent = self._parent_header(block.parent_hash, ancestors)
+        parent = self._parent_header(ancestors)
         if header.timestamp_ms < parent.timestamp_ms:
             return "timestamp before the parent's"
         if tx_root(self.suite.hash, payload.tx_hashes) != header.tx_root:
@@ -399,9 +389,7 @@ class Chain:
             timestamp_ms=header.timestamp_ms,
             proposer=header.proposer,
         )
-        receipts, writes, update, next_nonces = self._execute(
-            context, block.parent_hash, ancestors, transactions
-        )
+        receipts, writes, update, next_nonces = self._execute(context, ancestors, transactions)
         executed = ExecutedBlock(
             block=LedgerBlock(header=header, transactions=tuple(p.tx for p in transactions)),
             block_hash=block.block_hash,

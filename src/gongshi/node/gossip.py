@@ -25,6 +25,7 @@ from gongshi.errors import GongshiError
 from gongshi.execution import PreparedTransaction
 from gongshi.mempool import Admitted, Mempool
 from gongshi.network import MessageKind
+from gongshi.node.errors import MalformedPeerMessage
 from gongshi.node.wire import (
     GOSSIP_BATCH_MAX,
     TxBatch,
@@ -41,6 +42,7 @@ INBOUND_BATCHES_MAX = 256
 OUTBOUND_TXS_MAX = 100_000  # queued for gossip; beyond it the oldest are not gossiped
 FETCH_TIMEOUT_S = 2.0
 FETCH_RESPONSE_BYTES_MAX = 12 << 20
+FETCH_HASHES_MAX = 20_000  # hashes in one request (a larger block takes several)
 REGOSSIP_INTERVAL_S = 2.0  # how often pending local transactions are looked at again
 REGOSSIP_AGE_S = 3.0  # gossiped again when still pending this long after the last time
 
@@ -207,7 +209,10 @@ class TxFetcher:
         for peer in peers:
             if not wanted:
                 break
-            for data in await self._ask(peer, wanted):
+            answers: list[bytes] = []
+            for start in range(0, len(wanted), FETCH_HASHES_MAX):
+                answers.extend(await self._ask(peer, wanted[start : start + FETCH_HASHES_MAX]))
+            for data in answers:
                 try:
                     tx_hash = PreparedTransaction.from_bytes(data, suite).tx_hash
                 except GongshiError:
@@ -240,6 +245,8 @@ class TxFetcher:
 
     def serve(self, peer: bytes, body: bytes) -> None:
         request = decode_body(TxFetchRequest, body)
+        if len(request.tx_hashes) > FETCH_HASHES_MAX:
+            raise MalformedPeerMessage(f"fetch of {len(request.tx_hashes)} transactions")
         found: list[bytes] = []
         size = 0
         for tx_hash in request.tx_hashes:

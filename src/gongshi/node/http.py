@@ -1,6 +1,5 @@
-"""A very small HTTP/1.1 responder for the node's own endpoints (`/metrics`, and the
-fallback RPC while no API server is installed): one request per connection, the head and
-body bounded in size and time, `Connection: close` on every answer."""
+"""A very small HTTP/1.1 responder for the node's metrics port (`/metrics`): one request per
+connection, the head and body bounded in size and time, `Connection: close` on every answer."""
 
 from __future__ import annotations
 

@@ -245,11 +245,17 @@ class Node:
 
     def send(self, to: bytes, message: Message) -> None:
         assert self.network is not None
-        self.network.send(to, MessageKind.CONSENSUS, encode_consensus(message))
+        try:
+            self.network.send(to, MessageKind.CONSENSUS, encode_consensus(message))
+        except GongshiError as error:  # a message too large for a frame: the protocol recovers
+            logger.warning("consensus message not sent reason=%r", error.message)
 
     def broadcast(self, message: Message) -> None:
         assert self.network is not None
-        self.network.broadcast(MessageKind.CONSENSUS, encode_consensus(message))
+        try:
+            self.network.broadcast(MessageKind.CONSENSUS, encode_consensus(message))
+        except GongshiError as error:
+            logger.warning("consensus message not broadcast reason=%r", error.message)
 
     # --- routing ------------------------------------------------------------------------------
 
