@@ -7,7 +7,9 @@ import re
 from click.testing import CliRunner
 
 from gongshi.cli.sim_cmd import sim
+from gongshi.consensus.sim.campaign import replay_command
 from gongshi.consensus.sim.cluster import run_scenario
+from gongshi.consensus.sim.options import Behaviour
 
 
 def test_campaign_reports_passes() -> None:
@@ -43,3 +45,21 @@ def test_failing_seed_is_printed_with_its_replay_command() -> None:
 def test_byzantine_beyond_nodes_is_an_input_error() -> None:
     outcome = CliRunner().invoke(sim, ["--runs", "1", "--nodes", "4", "--byzantine", "5"])
     assert outcome.exit_code != 0
+
+
+def test_behaviour_option_pins_what_byzantine_validators_do_and_is_replayed() -> None:
+    args = ["--runs", "2", "--seed", "5", "--nodes", "4", "--byzantine", "1"]
+    outcome = CliRunner().invoke(sim, [*args, "--behaviour", "fork", "--verbose"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "behaviours=fork" in outcome.output
+    assert outcome.output.count("byzantine=") == 3  # header, then one line per scenario
+    assert "byzantine=0:fork" in outcome.output or "byzantine=1:fork" in outcome.output
+    traces = re.findall(r"trace=([0-9a-f]+)", outcome.output)
+    expected = run_scenario(5, nodes=4, byzantine=1, behaviours=(Behaviour.FORK,)).trace_hash
+    assert traces[0] == expected
+    assert replay_command(5, behaviours=(Behaviour.FORK,)).endswith("--behaviour fork")
+
+
+def test_unknown_behaviour_is_refused() -> None:
+    outcome = CliRunner().invoke(sim, ["--runs", "1", "--behaviour", "sleepy"])
+    assert outcome.exit_code == 2

@@ -21,12 +21,20 @@ from gongshi.consensus.events import (
     TimerFired,
 )
 from gongshi.consensus.evidence import verify_evidence
-from gongshi.consensus.messages import Message, Proposal, Timeout, Vote
+from gongshi.consensus.messages import (
+    CommitSignature,
+    Message,
+    Proposal,
+    SyncRequest,
+    SyncResponse,
+    Timeout,
+    Vote,
+)
 from gongshi.consensus.quorum import verify_commit
-from gongshi.consensus.signing import timeout_bytes
+from gongshi.consensus.signing import timeout_bytes, vote_bytes
 from gongshi.consensus.sim.app import build_block, genesis_block, validate_block
 from gongshi.consensus.sim.keys import KeyRing, MacSigner, secret_for
-from gongshi.consensus.types import ValidatorSet
+from gongshi.consensus.types import Phase, ValidatorSet
 
 CHAIN = b"test-chain"
 
@@ -310,6 +318,123 @@ def test_silent_leader_is_skipped_by_timeout_certificates() -> None:
     assert timers[(0, 1)] == 100
     assert timers[(0, 2)] == 200
     assert timers[(0, 3)] == 100
+
+
+class StrippingHarness(Harness):
+    """The leader of round 3 strips the finality certificates off the justify it carries
+    (the proposal's signature does not cover them): replicas learn that block 1 is final
+    from no message they receive."""
+
+    def post(self, source: int, target: int, message: Message) -> None:
+        if isinstance(message, Proposal) and message.round == 3:
+            message = replace(message, justify=replace(message.justify, commits=()))
+        super().post(source, target, message)
+
+
+def test_replica_missing_a_finality_certificate_fetches_it_and_commits_again() -> None:
+    # Found by the campaign (`gongshi sim --runs 1 --seed 779570`): a replica that missed the
+    # certificate of one block kept voting but never committed again.
+    harness = StrippingHarness()
+    harness.start()
+    harness.run_until_height(6)
+    for commits in harness.commits:
+        assert [commit.block.height for commit in commits[:6]] == [1, 2, 3, 4, 5, 6]
+    requests = [
+        action.message
+        for index, actions in harness.log
+        if index != 3  # the leader of round 3 made the certificate itself
+        for action in actions
+        if isinstance(action, act.Send) and isinstance(action.message, SyncRequest)
+    ]
+    assert requests and all(request.committed_height == 0 for request in requests)
+
+
+def test_lagging_replica_commits_what_it_holds_while_the_newest_final_block_is_missing() -> None:
+    # Found by the campaign (seeds 50444, 50606): a replica that learnt of a finality
+    # certificate for a block it lacked waited for that block before committing anything,
+    # and fell out of its peers' sync window for good.
+    harness = Harness()
+    harness.start()
+    harness.run_until_height(8)
+    proposals = {
+        action.message.block.height: action.message
+        for _, actions in harness.log
+        for action in actions
+        if isinstance(action, act.Broadcast) and isinstance(action.message, Proposal)
+    }
+    replica = Engine(harness.config, harness.signers[3], harness.ring, harness.root)
+    replica.step(Start())
+    committed: list[int] = []
+    for height in (8, 1, 2, 3, 4, 5):  # height 8's justify makes block 6 final; 6 never comes
+        proposal = proposals[height]
+        sender = harness.signers[proposal.proposer].public_key()
+        pending = replica.step(Received(sender=sender, message=proposal))
+        while pending:
+            action = pending.pop(0)
+            if isinstance(action, act.ValidateBlock):
+                valid, change = validate_block(action.block)
+                answer = BlockValidated(
+                    block_hash=action.block.block_hash, valid=valid, change=change
+                )
+                pending += replica.step(answer)
+            elif isinstance(action, act.Commit):
+                committed.append(action.block.height)
+    assert committed == [1, 2, 3]  # the justifies of proposals 3 to 5 made them final
+    assert replica.commit_target is not None and replica.commit_target.height == 6
+
+
+class VoteDroppingHarness(Harness):
+    """Votes for round 4 never arrive: its leader-to-be holds block 4 without a QC."""
+
+    def post(self, source: int, target: int, message: Message) -> None:
+        if not (isinstance(message, Vote) and message.round == 4):
+            super().post(source, target, message)
+
+
+def test_votes_from_another_committed_root_bring_the_one_behind_up_to_date() -> None:
+    # Found by the campaign (seed 3141609): voters whose committed roots differ sign commit
+    # lists of different lengths (each segment stops at its node's root), so two groups of
+    # them split every quorum 2/2 and nothing was committed again. The leader now serves a
+    # voter behind it, or asks a voter ahead of it, so that the roots meet.
+    harness = VoteDroppingHarness()
+    harness.start()
+    harness.run()
+    leader_index = harness.validators.leader(5)
+    leader = harness.engines[leader_index]
+    voter = next(i for i in range(4) if i != leader_index)
+    vote = next(
+        action.message
+        for index, actions in harness.log
+        if index == voter
+        for action in actions
+        if isinstance(action, act.Send)
+        and isinstance(action.message, Vote)
+        and action.message.round == 4
+    )
+    assert [item.height for item in vote.commits] == [3]
+    assert leader.committed_height == 2
+    voter_key = harness.signers[voter].public_key()
+    behind_signature = harness.signers[voter].sign(
+        vote_bytes(CHAIN, 0, Phase.COMMIT, 2, 2, harness.commits[leader_index][1].block.block_hash)
+    )
+    behind = CommitSignature(
+        height=2,
+        round=2,
+        block_hash=harness.commits[leader_index][1].block.block_hash,
+        signature=behind_signature,
+    )
+    behind_vote = replace(vote, commits=(*vote.commits, behind))
+    ahead_vote = replace(vote, commits=())
+    for sent_vote, answer in ((behind_vote, SyncResponse), (ahead_vote, SyncRequest)):
+        sent = leader.step(Received(sender=voter_key, message=sent_vote))
+        replies = [a.message for a in sent if isinstance(a, act.Send) and a.to == voter_key]
+        assert [type(reply) for reply in replies] == [answer]
+        if isinstance(replies[0], SyncResponse):
+            served = {
+                synced.proposal.block.height: synced.certificate for synced in replies[0].blocks
+            }
+            assert served[2] == harness.commits[leader_index][1].certificate
+    assert not leader.step(Received(sender=voter_key, message=behind_vote))  # once a round
 
 
 def test_invalid_configuration_raises_config_errors() -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from gongshi.consensus.sim.campaign import replay_command, run_campaign
 from gongshi.consensus.sim.cluster import run_scenario
+from gongshi.consensus.sim.options import FIRST_BEHAVIOURS
 
 CAMPAIGN_SEED = 20_240_501
 CAMPAIGN_RUNS = 1_000
@@ -76,10 +77,15 @@ def test_campaign_mixes_every_kind_of_fault() -> None:
     assert expected <= seen
 
 
+@pytest.mark.parametrize("first_draw", [False, True])
 @pytest.mark.parametrize("seed", regression_seeds())
-def test_regression_seed(seed: int) -> None:
-    result = run_scenario(seed)
-    assert result.ok, f"{result.violations[0]}; replay: {replay_command(seed)}"
+def test_regression_seed(seed: int, first_draw: bool) -> None:
+    # `first_draw`: the scenario as drawn before the later behaviours existed, which is the
+    # one a seed recorded back then failed with.
+    behaviours = FIRST_BEHAVIOURS if first_draw else ()
+    result = run_scenario(seed, behaviours=behaviours)
+    replay = replay_command(seed, behaviours=behaviours)
+    assert result.ok, f"{result.violations[0]}; replay: {replay}"
 
 
 @pytest.mark.slow

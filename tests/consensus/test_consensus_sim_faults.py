@@ -10,7 +10,10 @@ import pytest
 
 from gongshi.consensus import actions as act
 from gongshi.consensus.engine import Engine
-from gongshi.consensus.sim.cluster import Cluster, run_scenario
+from gongshi.consensus.events import Received
+from gongshi.consensus.messages import SyncResponse, Timeout
+from gongshi.consensus.quorum import verify_commit
+from gongshi.consensus.sim.cluster import CHAIN_ID, Cluster, run_scenario
 from gongshi.consensus.sim.options import Behaviour, Partition, Reconfig, SimOptions
 
 
@@ -83,6 +86,49 @@ def test_reconfiguration_hands_over_to_the_new_set_at_the_epoch_boundary() -> No
     for node in cluster.nodes:
         assert node.durable.root.epoch == 1
         assert node.tip_height > 6
+
+
+def test_node_past_an_epoch_end_serves_the_last_block_to_a_peer_still_before_it() -> None:
+    # Found by the campaign (seed 779204): the validator that left at the boundary committed
+    # the epoch's last block first; the old set, short of it and with a Byzantine member,
+    # never finalised that block again, and the leaver ignored their old-epoch messages.
+    options = SimOptions(
+        seed=11,
+        validators=4,
+        observers=1,
+        reconfig=Reconfig(height=3, activation_height=6, validators=(0, 2, 3, 4)),
+        safety_ms=800,
+    )
+    cluster = Cluster(options, random.Random(11))
+    assert cluster.run().ok
+    leaver = cluster.nodes[1].engine
+    assert leaver is not None and leaver.epoch == 1
+    old_set = cluster.checkers.validator_sets[0]
+    last = next(s for s in leaver.committed_blocks if s.proposal.block.height == 5)
+    laggard = old_set.public_keys[0]
+    stale = Timeout(
+        epoch=0,
+        round=last.proposal.round + 1,
+        voter=0,
+        high_qc=last.proposal.justify,  # certifies block 4: the laggard may lack 5's proof
+        high_tc=None,
+        signature=b"x" * 16,
+    )
+    actions = leaver.step(Received(sender=laggard, message=stale))
+    responses = [a.message for a in actions if isinstance(a, act.Send) and a.to == laggard]
+    served = {
+        synced.proposal.block.height: synced.certificate
+        for response in responses
+        if isinstance(response, SyncResponse)
+        for synced in response.blocks
+    }
+    certificate = served.get(5)
+    assert certificate is not None
+    assert verify_commit(
+        CHAIN_ID, old_set, last.proposal.block.block_hash, 5, certificate, cluster.verifier
+    )
+    again = leaver.step(Received(sender=laggard, message=stale))
+    assert not any(isinstance(a, act.Send) for a in again)  # once per round and height
 
 
 def test_checker_catches_a_vote_sent_before_its_safety_state_is_persisted(

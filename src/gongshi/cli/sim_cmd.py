@@ -11,6 +11,7 @@ import click
 
 from gongshi.consensus.sim.campaign import replay_command, run_campaign
 from gongshi.consensus.sim.cluster import SimResult
+from gongshi.consensus.sim.options import Behaviour
 from gongshi.errors import ValidationError
 
 EXIT_VIOLATION = 1
@@ -28,18 +29,35 @@ EXIT_VIOLATION = 1
     default=None,
     help="Byzantine validators (more than f may break safety, by design)",
 )
+@click.option(
+    "--behaviour",
+    "behaviour_names",
+    type=click.Choice([kind.value for kind in Behaviour]),
+    multiple=True,
+    help="draw Byzantine validators' behaviours only from these (repeatable; default: all)",
+)
 @click.option("--verbose", is_flag=True, help="log every scenario's options")
 def sim(
-    runs: int, seed: int | None, nodes: int | None, byzantine: int | None, verbose: bool
+    runs: int,
+    seed: int | None,
+    nodes: int | None,
+    byzantine: int | None,
+    behaviour_names: tuple[str, ...],
+    verbose: bool,
 ) -> None:
     """Run RUNS seeded fault-injecting scenarios of the BFT engine; print every failing seed
     with the command that replays it. A seed replays exactly (same trace hash)."""
     if nodes is not None and byzantine is not None and byzantine > nodes:
         raise ValidationError("--byzantine cannot exceed --nodes")
+    behaviours = tuple(Behaviour(name) for name in behaviour_names)
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
     logging.getLogger("gongshi.consensus").setLevel(logging.INFO if verbose else logging.ERROR)
-    click.echo(f"SEED={seed} runs={runs} nodes={nodes or 'random'} byzantine={byzantine}")
+    names = ",".join(behaviour_names) or "all"
+    click.echo(
+        f"SEED={seed} runs={runs} nodes={nodes or 'random'} byzantine={byzantine} "
+        f"behaviours={names}"
+    )
     started = time.monotonic()
 
     def report(result: SimResult) -> None:
@@ -50,11 +68,14 @@ def sim(
             )
         if not result.ok:
             click.echo(f"FAIL seed={result.options.seed}: {result.violations[0]}")
-            click.echo(
-                f"  replay: {replay_command(result.options.seed, nodes=nodes, byzantine=byzantine)}"
+            replay = replay_command(
+                result.options.seed, nodes=nodes, byzantine=byzantine, behaviours=behaviours
             )
+            click.echo(f"  replay: {replay}")
 
-    campaign = run_campaign(seed, runs, nodes=nodes, byzantine=byzantine, on_result=report)
+    campaign = run_campaign(
+        seed, runs, nodes=nodes, byzantine=byzantine, behaviours=behaviours, on_result=report
+    )
     elapsed = time.monotonic() - started
     rate = campaign.runs / max(elapsed, 1e-9)
     click.echo(f"{campaign.events} events in {elapsed:.1f}s ({rate:.0f} runs/s)")

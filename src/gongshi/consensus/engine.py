@@ -156,6 +156,7 @@ class Engine:
         self.pending_proposals: dict[bytes, list[tuple[bytes, Proposal]]] = {}
         self.pending_votes: dict[bytes, list[tuple[bytes, Vote]]] = {}
         self.sync_requested: set[tuple[bytes, bytes | None, int]] = set()
+        self.sync_served: set[tuple[bytes, int]] = set()
 
     @property
     def committed_height(self) -> int:
@@ -229,6 +230,7 @@ class Engine:
         self.consecutive_timeouts = self.consecutive_timeouts + 1 if via_tc else 0
         self.retransmissions = 0
         self.sync_requested.clear()
+        self.sync_served.clear()
         floor = round_number - 1
         self.votes.prune(floor)
         self.timeouts.prune(floor)
@@ -566,8 +568,27 @@ class Engine:
         segment = self.tree.commit_segment(node)
         if not commits_match(self.config.chain_id, self.validators, self.verifier, vote, segment):
             self._drop("vote_commits")
+            self._align_roots(sender, vote, segment)
             return
         self._accept_vote(vote)
+
+    def _align_roots(self, sender: bytes, vote: Vote, segment: list[BlockNode]) -> None:
+        """Commit lists that differ only in their oldest entries come from nodes with
+        different committed roots (each segment stops at its node's root). Two such groups
+        of voters can split every quorum for good, so bring the one behind up to date: serve
+        a voter behind this node the finality certificates it lacks, or ask a voter ahead
+        for ours. Not for a vote whose block is certified already (a late vote)."""
+        if (vote.round, vote.block_hash) in self.votes.formed:
+            return
+        ours = [(node.block.height, node.round, node.block.block_hash) for node in segment]
+        theirs = [(item.height, item.round, item.block_hash) for item in vote.commits]
+        common = min(len(ours), len(theirs))
+        if ours[:common] != theirs[:common]:
+            return
+        if len(theirs) > common:
+            self._serve(sender, theirs[-1][0] - 1)
+        elif len(ours) > common:
+            self._request_sync(sender, None)
 
     def _vote_problem(self, vote: Vote) -> str | None:
         if vote.epoch != self.epoch:
@@ -759,7 +780,7 @@ class Engine:
         if target.height <= self.committed_height:
             self.commit_target = None
             return
-        node = self.tree.get(target.block_hash)
+        node = self.tree.get(target.block_hash) or self._highest_certified_in_tree()
         if node is None:
             return
         path = self.tree.path_from_root(node)
@@ -770,9 +791,10 @@ class Engine:
         for item in path:
             certificate = self.commit_certificates.get(item.block.block_hash)
             if certificate is None or item.block.nil:
-                # Its certificate travels with a sibling proposal not received yet (sync
-                # brings it); commit nothing past the gap.
+                # Its certificate travels with a sibling proposal not received yet, or with
+                # a justify this node missed; commit nothing past the gap, ask for it.
                 self._drop("commit_certificate_missing")
+                self._request_missing_certificates()
                 break
             change = item.pending_change
             if change is not None and item.block.height == change.activation_height - 1:
@@ -800,6 +822,26 @@ class Engine:
         if next_validators is not None:
             self._start_epoch(committed, next_validators)
 
+    def _highest_certified_in_tree(self) -> BlockNode | None:
+        """The highest block of the tree with a finality certificate: what can be committed
+        while the block of the highest certificate is still on its way (a lagging node
+        must not wait for that one before committing the blocks it already holds)."""
+        held = (self.tree.get(block_hash) for block_hash in self.commit_certificates)
+        return max(
+            (node for node in held if node is not None),
+            key=lambda node: node.block.height,
+            default=None,
+        )
+
+    def _request_missing_certificates(self) -> None:
+        """Ask a validator for the committed blocks with their finality certificates. Once
+        per round (`_request_sync`), a different validator each round: the one that holds the
+        missing certificate (it committed that block) need not have signed anything since,
+        and a silent one must not keep this node from ever committing again."""
+        peers = [key for key in self.validators.public_keys if key != self.public_key]
+        if peers:
+            self._request_sync(peers[self.round % len(peers)], None)
+
     def _start_epoch(self, root: BlockNode, validators: ValidatorSet) -> None:
         """The committed `root` ended the epoch: continue from it with the new validators."""
         root_hash = root.block.block_hash
@@ -826,12 +868,30 @@ class Engine:
     ) -> None:
         if epoch < self.epoch:
             self._drop("stale_epoch")
+            self._serve_stale_peer(sender, justify)
             return
         if epoch == self.epoch + 1 and justify.epoch == self.epoch:
             self._accept_justify(justify)  # may finish our epoch
         if epoch > self.epoch:
             self._drop("future_epoch")
             self._request_sync(sender, wanted)
+
+    def _serve_stale_peer(self, peer: bytes, justify: Justify) -> None:
+        """A peer still in an earlier epoch may lack the finality certificate of that epoch's
+        last block, which this node committed; without this node (gone to the next epoch,
+        perhaps not even a validator there) the old set may no longer finalise it. Send the
+        committed blocks above its high QC's parent."""
+        self._serve(peer, max(justify.qc.height - 1, 0))
+
+    def _serve(self, peer: bytes, committed_height: int) -> None:
+        """Send `peer` what a sync request from `committed_height` would get, unasked; at
+        most once per round per peer and height."""
+        key = (peer, committed_height)
+        if key in self.sync_served:
+            return
+        self.sync_served.add(key)
+        request = SyncRequest(epoch=self.epoch, committed_height=committed_height, block_hash=None)
+        self._handle_sync_request(peer, request)
 
     def _request_sync(self, peer: bytes, wanted: bytes | None) -> None:
         """Ask `peer` for the chain up to `wanted`, at most once per round per request."""

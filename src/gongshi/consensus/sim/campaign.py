@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gongshi.consensus.sim.cluster import SimResult, run_scenario
+from gongshi.consensus.sim.options import Behaviour
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -20,13 +21,21 @@ class CampaignReport:
         return self.runs - len(self.failures)
 
 
-def replay_command(seed: int, *, nodes: int | None = None, byzantine: int | None = None) -> str:
+def replay_command(
+    seed: int,
+    *,
+    nodes: int | None = None,
+    byzantine: int | None = None,
+    behaviours: tuple[Behaviour, ...] = (),
+) -> str:
     """The exact command that replays one scenario."""
     command = f"gongshi sim --runs 1 --seed {seed}"
     if nodes is not None:
         command += f" --nodes {nodes}"
     if byzantine is not None:
         command += f" --byzantine {byzantine}"
+    for behaviour in behaviours:
+        command += f" --behaviour {behaviour.value}"
     return command
 
 
@@ -36,12 +45,15 @@ def run_campaign(
     *,
     nodes: int | None = None,
     byzantine: int | None = None,
+    behaviours: tuple[Behaviour, ...] = (),
     on_result: Callable[[SimResult], None] | None = None,
 ) -> CampaignReport:
     failures: list[SimResult] = []
     events = 0
     for scenario_seed in range(seed, seed + runs):
-        result = run_scenario(scenario_seed, nodes=nodes, byzantine=byzantine)
+        result = run_scenario(
+            scenario_seed, nodes=nodes, byzantine=byzantine, behaviours=behaviours
+        )
         events += result.events
         if not result.ok:
             failures.append(result)

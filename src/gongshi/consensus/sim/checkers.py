@@ -11,9 +11,31 @@ from dataclasses import dataclass, field
 
 from gongshi.consensus.actions import Commit
 from gongshi.consensus.evidence import Evidence, verify_evidence
+from gongshi.consensus.messages import Proposal
 from gongshi.consensus.quorum import verify_commit
 from gongshi.consensus.signing import Verifier
-from gongshi.consensus.types import ValidatorSet
+from gongshi.consensus.types import Phase, ValidatorSet
+
+
+def voting_rule_problem(epoch: int, proposal: Proposal) -> str | None:
+    """Why voting for `proposal` in `epoch` breaks the voting rule (SPEC.md, "Voting rule"):
+    the block must extend the block its QC certifies, and that QC must be from the previous
+    round or at least as high as every high QC a TC of the previous round reports (the lock
+    that a quorum of timed-out validators holds). Written apart from the engine's check, so
+    that weakening the engine's rule shows up here."""
+    justify = proposal.justify
+    if proposal.block.parent_hash != justify.qc.block_hash:
+        return "the block's parent is not the block its QC certifies"
+    genesis = justify.qc.phase == Phase.GENESIS or justify.epoch < epoch
+    certified_round = 0 if genesis else justify.qc.round
+    if proposal.round == certified_round + 1:
+        return None
+    tc = proposal.timeout_certificate
+    if tc is None or tc.round + 1 != proposal.round:
+        return f"QC of round {certified_round} and no TC of round {proposal.round - 1}"
+    if certified_round < max(tc.high_qc_rounds):
+        return f"QC of round {certified_round} below the TC's high QC {max(tc.high_qc_rounds)}"
+    return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +117,16 @@ class Checkers:
         if current < previous:
             self.fail("CONS-SAFETY-4", time_ms, node, f"vote {current} after {previous}")
         self.last_vote[key] = max(previous, current)
+
+    def on_vote_rule(
+        self, time_ms: int, node: int, key: bytes, epoch: int, proposal: Proposal
+    ) -> None:
+        """Called for every vote an honest validator signs, with the proposal it voted for."""
+        if key in self.byzantine_keys:
+            return
+        problem = voting_rule_problem(epoch, proposal)
+        if problem is not None:
+            self.fail("CONS-SAFETY-7", time_ms, node, f"vote in round {proposal.round}: {problem}")
 
     def on_evidence(self, time_ms: int, node: int, evidence: Evidence) -> None:
         validators = self.validator_sets.get(evidence.epoch)

@@ -31,19 +31,19 @@ from gongshi.consensus.events import (
 )
 from gongshi.consensus.messages import Message, Proposal, Timeout, Vote
 from gongshi.consensus.signing import Signer, Verifier
+from gongshi.consensus.sim.adversary import (
+    corrupt,
+    equivocating_twin,
+    fork_proposal,
+    future_spam,
+    vote_for,
+    wrong_parent_proposal,
+)
 from gongshi.consensus.sim.app import ReconfigPlan, build_block, genesis_block, validate_block
 from gongshi.consensus.sim.checkers import Checkers, Violation
 from gongshi.consensus.sim.keys import KeyRing, MacSigner, secret_for
 from gongshi.consensus.sim.network import SimNetwork
-from gongshi.consensus.sim.node import (
-    Durable,
-    RecordingSigner,
-    SimNode,
-    corrupt,
-    decode_vote_statement,
-    equivocating_twin,
-    future_spam,
-)
+from gongshi.consensus.sim.node import Durable, RecordingSigner, SimNode, decode_vote_statement
 from gongshi.consensus.sim.options import Behaviour, SimOptions, draw_options
 from gongshi.consensus.types import ValidatorSet
 
@@ -52,6 +52,13 @@ logger = logging.getLogger(__name__)
 CHAIN_ID = b"gongshi-sim"
 EVENTS_MAX = 2_000_000
 STABLE_DELAY_MAX_MS = 10
+# A `wrong-parent` leader forges this share of its proposals and sends the rest unchanged.
+WRONG_PARENT_SHARE = 0.5
+# Share of the proposals of the leader before a `fork` leader that start an eclipse of it,
+# and how long (long enough for a fork to be certified and finalised: about four rounds).
+ECLIPSE_SHARE = 0.5
+ECLIPSE_MS_MIN = 100
+ECLIPSE_MS_MAX = 400
 
 # Event kinds in the queue.
 DELIVER, TIMER, APP, CRASH, RESTART, STABILISE = range(6)
@@ -242,6 +249,8 @@ class Cluster:
         if kind == TIMER and isinstance(payload, TimerFired) and payload.round != node.engine.round:
             return  # stale timer: skip the step entirely (it would be a no-op)
         self._step(node, payload)
+        if node.behaviour == Behaviour.VOTE_ALL and isinstance(payload, Received):
+            self._vote_regardless(node, payload.message)
 
     def _stabilise(self) -> None:
         self.trace.update(b"S%d" % self.now_ms)
@@ -274,13 +283,19 @@ class Cluster:
         """Votes signed in this step count as cast once their persist is durable (a crash
         before it means they never left the node); conservative: counted even if unsent."""
         safety = node.durable.safety
+        engine = node.engine
         for epoch, round_number, block_hash in self.signed_votes:
-            if safety is not None and (safety.epoch, safety.last_voted_round) >= (
-                epoch,
-                round_number,
-            ):
-                self.checkers.on_vote(
-                    self.now_ms, node.node_id, node.public_key, epoch, round_number, block_hash
+            if safety is None or (safety.epoch, safety.last_voted_round) < (epoch, round_number):
+                continue
+            self.checkers.on_vote(
+                self.now_ms, node.node_id, node.public_key, epoch, round_number, block_hash
+            )
+            # The voted block's proposal; gone only if an epoch change in this very step
+            # replaced the tree, and then the rule is not checked for that vote.
+            voted = engine.tree.get(block_hash) if engine is not None else None
+            if voted is not None and voted.proposal is not None and voted.round == round_number:
+                self.checkers.on_vote_rule(
+                    self.now_ms, node.node_id, node.public_key, epoch, voted.proposal
                 )
         self.signed_votes.clear()
 
@@ -341,6 +356,8 @@ class Cluster:
                 self.checkers.fail(
                     "CONS-SAFETY-6", self.now_ms, node.node_id, "vote sent before persisted"
                 )
+        if isinstance(message, Proposal) and node.honest:
+            self._eclipse_before_fork(node, message)
         behaviour = node.behaviour
         if behaviour == Behaviour.SILENT:
             return
@@ -350,7 +367,15 @@ class Cluster:
         elif behaviour == Behaviour.BAD_SIGNATURES and self.rng.random() < 0.5:
             messages = [(corrupt(message), targets)]
         elif behaviour == Behaviour.FUTURE_SPAM and isinstance(message, Timeout | Proposal):
-            messages += [(spam, self.nodes) for spam in future_spam(node, self.rng, CHAIN_ID)]
+            engine = node.engine
+            assert engine is not None
+            spam = future_spam(engine, node.signer, self.rng, CHAIN_ID)
+            messages += [(item, self.nodes) for item in spam]
+        elif behaviour in (Behaviour.FORK, Behaviour.WRONG_PARENT):
+            messages = [(self._forge(node, message), targets)]
+        self._transmit(node, messages)
+
+    def _transmit(self, node: SimNode, messages: list[tuple[Message, list[SimNode]]]) -> None:
         sender = node.public_key
         for item, receivers in messages:
             tag = type(item).__name__[0].encode()
@@ -367,12 +392,67 @@ class Cluster:
     def _equivocate(
         self, node: SimNode, proposal: Proposal, targets: list[SimNode]
     ) -> list[tuple[Message, list[SimNode]]]:
-        other = equivocating_twin(node, proposal, CHAIN_ID, self.plan)
+        other = equivocating_twin(node.node_id, node.signer, proposal, CHAIN_ID, self.plan)
         if other is None:
             return [(proposal, targets)]
         half = [target for target in targets if self.rng.random() < 0.5]
         rest = [target for target in targets if target not in half]
         return [(proposal, half), (other, rest)]
+
+    def _forge(self, node: SimNode, message: Message) -> Message:
+        """A `fork` or `wrong-parent` leader's replacement for its engine's proposal, and its
+        own vote for the forged block instead of the engine's vote for the original."""
+        engine = node.engine
+        assert engine is not None
+        if isinstance(message, Vote):
+            forged = node.forged_proposal
+            if forged is None or (forged.epoch, forged.round) != (message.epoch, message.round):
+                return message
+            return vote_for(engine, node.signer, forged) or message
+        if not isinstance(message, Proposal):
+            return message
+        if node.behaviour == Behaviour.FORK:
+            forged = fork_proposal(engine, node.signer, message, self.rng, self.plan)
+        elif self.rng.random() < WRONG_PARENT_SHARE:
+            forged = wrong_parent_proposal(engine, node.signer, message, self.rng, self.plan)
+        else:
+            forged = None
+        if forged is None:
+            return message
+        self.trace.update(b"F%d:" % node.node_id + forged.block.block_hash)
+        node.forged_proposal = forged
+        return forged
+
+    def _eclipse_before_fork(self, node: SimNode, proposal: Proposal) -> None:
+        """The network as a fork leader's ally (safety phase only): as the honest leader of
+        the round before a fork leader's sends its proposal, sometimes cut it off for a while.
+        It may just have finalised a block nobody else knows is final; its round then times
+        out and the fork leader, proposing after the timeout, can try to fork that block away
+        (the voting rule is what stops it)."""
+        engine = node.engine
+        if engine is None or self.liveness_start is not None:
+            return
+        validators = engine.validators
+        next_leader = validators.public_keys[validators.leader(proposal.round + 1)]
+        allies = self.by_key.get(next_leader, [])
+        if not any(ally.behaviour == Behaviour.FORK for ally in allies):
+            return
+        if self.rng.random() < ECLIPSE_SHARE:
+            until_ms = self.now_ms + self.rng.randint(ECLIPSE_MS_MIN, ECLIPSE_MS_MAX)
+            self.network.eclipse(node.node_id, until_ms)
+            self.trace.update(b"E%d@%d-%d" % (node.node_id, self.now_ms, until_ms))
+
+    def _vote_regardless(self, node: SimNode, message: Message) -> None:
+        """A `vote-all` validator votes for every proposal it receives, besides what its
+        engine does; the vote goes where an honest one would, to the next round's leader."""
+        engine = node.engine
+        if engine is None or not isinstance(message, Proposal):
+            return
+        vote = vote_for(engine, node.signer, message)
+        if vote is None:
+            return
+        leader = engine.validators.public_keys[engine.validators.leader(vote.round + 1)]
+        self._transmit(node, [(vote, self.by_key.get(leader, []))])
 
 
 def run_scenario(
@@ -380,6 +460,7 @@ def run_scenario(
     *,
     nodes: int | None = None,
     byzantine: int | None = None,
+    behaviours: tuple[Behaviour, ...] = (),
     options: SimOptions | None = None,
     key_factory: KeyFactory | None = None,
     verifier: Verifier | None = None,
@@ -387,6 +468,6 @@ def run_scenario(
     """Run one seeded scenario; options are drawn from the same PRNG unless given."""
     rng = random.Random(seed)
     if options is None:
-        options = draw_options(rng, seed, nodes=nodes, byzantine=byzantine)
+        options = draw_options(rng, seed, nodes=nodes, byzantine=byzantine, behaviours=behaviours)
     cluster = Cluster(options, rng, key_factory=key_factory, verifier=verifier)
     return cluster.run()

@@ -1,10 +1,11 @@
-"""The simulated network: seeded delays (hence reordering), loss, duplication and partitions
-that heal. It only decides when (and whether) a message arrives; the cluster queues it."""
+"""The simulated network: seeded delays (hence reordering), loss, duplication, partitions
+that heal, and eclipses (one node cut off, when an adversary chooses). It only decides when
+(and whether) a message arrives; the cluster queues it."""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gongshi.consensus.sim.options import Partition, SimOptions
 
@@ -17,6 +18,8 @@ class SimNetwork:
     loss_permille: int
     duplicate_permille: int
     partitions: tuple[Partition, ...]
+    # node id -> end of the time it is cut off from everyone (`eclipse`), in ms.
+    eclipses: dict[int, int] = field(default_factory=dict)
 
     @classmethod
     def from_options(cls, rng: random.Random, options: SimOptions) -> SimNetwork:
@@ -34,10 +37,18 @@ class SimNetwork:
         self.loss_permille = 0
         self.duplicate_permille = 0
         self.partitions = ()
+        self.eclipses.clear()
         self.delay_max_ms = min(self.delay_max_ms, delay_max_ms)
         self.delay_min_ms = min(self.delay_min_ms, self.delay_max_ms)
 
+    def eclipse(self, node: int, until_ms: int) -> None:
+        """Cut `node` off from every other node until `until_ms` (an adversary's choice of
+        when; a partition fixed in the options could not aim at a moment)."""
+        self.eclipses[node] = max(until_ms, self.eclipses.get(node, 0))
+
     def connected(self, now_ms: int, source: int, target: int) -> bool:
+        if now_ms < max(self.eclipses.get(source, 0), self.eclipses.get(target, 0)):
+            return False
         for partition in self.partitions:
             if partition.start_ms <= now_ms < partition.end_ms:
                 groups = partition.groups

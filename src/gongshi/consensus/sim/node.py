@@ -1,4 +1,5 @@
-"""A simulated node: an engine, the durable state a crash keeps, and its Byzantine behaviour.
+"""A simulated node: an engine, the durable state a crash keeps, and its Byzantine behaviour
+(what a Byzantine node sends instead: `adversary.py`).
 
 Durable state is exactly what a real node keeps across a crash: the last persisted safety
 state and the committed chain (blocks are committed atomically with their certificate). The
@@ -7,29 +8,18 @@ engine object, its tree, collected votes and timers are lost.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cbor2
 
 from gongshi.consensus.actions import Commit
 from gongshi.consensus.bootstrap import root_after_commit
 from gongshi.consensus.engine import Engine, EngineConfig
-from gongshi.consensus.messages import Message, Proposal, Timeout, Vote
-from gongshi.consensus.signing import (
-    DOMAIN_VOTE,
-    Signer,
-    Verifier,
-    proposal_bytes,
-    timeout_bytes,
-    vote_bytes,
-)
-from gongshi.consensus.sim.app import ReconfigPlan, build_block
+from gongshi.consensus.messages import Proposal
+from gongshi.consensus.signing import DOMAIN_VOTE, Signer, Verifier
 from gongshi.consensus.sim.options import Behaviour
-from gongshi.consensus.types import CommittedRoot, Phase, SafetyState, ValidatorSetChange
-
-FAR_FUTURE_ROUNDS = 1_000_000
+from gongshi.consensus.types import CommittedRoot, SafetyState, ValidatorSetChange
 
 # (node id, signed message) -> None; the cluster records honest votes from here.
 SignHook = Callable[[int, bytes], None]
@@ -83,6 +73,8 @@ class SimNode:
     crash_budget: int | None = None  # actions of the next step carried out before crashing
     tip_height: int = 0
     down_since_ms: int | None = None
+    # The fork proposal a `fork` leader sent in place of its engine's; its own vote follows it.
+    forged_proposal: Proposal | None = None
 
     @property
     def public_key(self) -> bytes:
@@ -103,64 +95,3 @@ class SimNode:
         self.engine = None
         self.crash_budget = None
         self.down_since_ms = now_ms
-
-
-def corrupt(message: Message) -> Message:
-    """The same message with a broken signature (first byte flipped)."""
-    if isinstance(message, Proposal | Vote | Timeout):
-        signature = bytes([message.signature[0] ^ 0xFF]) + message.signature[1:]
-        return replace(message, signature=signature)
-    return message
-
-
-def equivocating_twin(
-    node: SimNode, proposal: Proposal, chain_id: bytes, plan: ReconfigPlan | None
-) -> Proposal | None:
-    """A second, conflicting proposal for the same round, validly signed by the leader."""
-    block = proposal.block
-    if block.nil:
-        return None
-    other, _ = build_block(block.height, block.parent_hash, proposal.round, -1 - node.node_id, plan)
-    signature = node.signer.sign(
-        proposal_bytes(
-            chain_id,
-            proposal.epoch,
-            proposal.round,
-            other.height,
-            other.parent_hash,
-            other.block_hash,
-        )
-    )
-    return replace(proposal, block=other, signature=signature)
-
-
-def future_spam(node: SimNode, rng: random.Random, chain_id: bytes) -> list[Message]:
-    """Validly signed messages for rounds far ahead; honest engines must bound what they keep."""
-    engine = node.engine
-    if engine is None or engine.my_index is None:
-        return []
-    far = engine.round + FAR_FUTURE_ROUNDS + rng.randrange(1000)
-    high_qc = engine.high_qc
-    timeout = Timeout(
-        epoch=engine.epoch,
-        round=far,
-        voter=engine.my_index,
-        high_qc=high_qc,
-        high_tc=None,
-        signature=node.signer.sign(
-            timeout_bytes(chain_id, engine.epoch, far, engine.high_qc_round)
-        ),
-    )
-    block_hash = bytes(rng.randrange(256) for _ in range(32))
-    vote = Vote(
-        epoch=engine.epoch,
-        round=far,
-        height=far,
-        block_hash=block_hash,
-        voter=engine.my_index,
-        signature=node.signer.sign(
-            vote_bytes(chain_id, engine.epoch, Phase.VOTE, far, far, block_hash)
-        ),
-        commits=(),
-    )
-    return [timeout, vote]

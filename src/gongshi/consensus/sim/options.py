@@ -21,9 +21,23 @@ class Behaviour(StrEnum):
     TWIN = "twin"  # two engines share its key, each honest on its own (Twins)
     BAD_SIGNATURES = "bad-signatures"  # corrupts the signature of what it sends
     FUTURE_SPAM = "future-spam"  # also sends validly signed messages for far-future rounds
+    FORK = "fork"  # as leader after a timeout, builds on a QC older than the timeouts report
+    WRONG_PARENT = "wrong-parent"  # as leader, builds on another block than its QC certifies
+    VOTE_ALL = "vote-all"  # votes for every proposal it sees, ignoring its lock and last vote
 
 
 BEHAVIOURS = tuple(Behaviour)
+# The behaviours the scenario's PRNG draws from; those added later (rule-breaking leaders and
+# voters) come from a PRNG of their own, so every scenario drawn before they existed, the
+# regression seeds included, replays unchanged unless one of its validators is given one.
+FIRST_BEHAVIOURS = (
+    Behaviour.SILENT,
+    Behaviour.EQUIVOCATE,
+    Behaviour.TWIN,
+    Behaviour.BAD_SIGNATURES,
+    Behaviour.FUTURE_SPAM,
+)
+LATER_BEHAVIOURS = tuple(kind for kind in BEHAVIOURS if kind not in FIRST_BEHAVIOURS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,10 +123,18 @@ class SimOptions:
 
 
 def draw_options(
-    rng: random.Random, seed: int, *, nodes: int | None = None, byzantine: int | None = None
+    rng: random.Random,
+    seed: int,
+    *,
+    nodes: int | None = None,
+    byzantine: int | None = None,
+    behaviours: tuple[Behaviour, ...] = (),
 ) -> SimOptions:
     """Random options for one scenario; `nodes` / `byzantine` pin the cluster size and the
-    number of Byzantine validators (which may exceed f, to show the checkers fire)."""
+    number of Byzantine validators (which may exceed f, to show the checkers fire).
+    `behaviours`, if given, are the only ones drawn (within the fault model; beyond it the
+    attack is always Twins). `FIRST_BEHAVIOURS` redraws a seed as it was drawn before the
+    later behaviours existed."""
     validators = nodes if nodes is not None else rng.choice((4, 4, 4, 5, 6, 7))
     faults_max = (validators - 1) // 3
     count = byzantine if byzantine is not None else rng.randint(0, faults_max)
@@ -122,7 +144,33 @@ def draw_options(
     honest = [index for index in range(validators) if index not in chosen]
     if count > faults_max:
         return _beyond_fault_model(rng, seed, validators, sorted(chosen), honest)
-    behaviours = tuple((index, rng.choice(BEHAVIOURS)) for index in sorted(chosen))
+    drawn = _draw_behaviours(rng, seed, sorted(chosen), behaviours)
+    return _within_fault_model(rng, seed, validators, drawn, honest)
+
+
+def _draw_behaviours(
+    rng: random.Random, seed: int, chosen: list[int], pool: tuple[Behaviour, ...]
+) -> tuple[tuple[int, Behaviour], ...]:
+    """Each chosen validator's behaviour, uniform over `pool` or, by default, over all."""
+    if pool:
+        return tuple((index, rng.choice(pool)) for index in chosen)
+    first = [(index, rng.choice(FIRST_BEHAVIOURS)) for index in chosen]
+    later = random.Random(f"gongshi-sim/later-behaviours/{seed}")  # see FIRST_BEHAVIOURS
+    drawn = []
+    for index, kind in first:
+        # Uniform over all behaviours: keep the first draw, or replace it by a later one.
+        pick = later.randrange(len(BEHAVIOURS)) - len(FIRST_BEHAVIOURS)
+        drawn.append((index, LATER_BEHAVIOURS[pick] if pick >= 0 else kind))
+    return tuple(drawn)
+
+
+def _within_fault_model(
+    rng: random.Random,
+    seed: int,
+    validators: int,
+    behaviours: tuple[tuple[int, Behaviour], ...],
+    honest: list[int],
+) -> SimOptions:
     reconfig = _draw_reconfig(rng, validators, honest) if rng.random() < 0.2 and honest else None
     observers = 1 if reconfig is not None else 0
     twins = sum(1 for _, kind in behaviours if kind == Behaviour.TWIN)
