@@ -259,6 +259,7 @@ def localnet(tmp_path: Path) -> Iterator[Localnet]:
     finally:
         for client in net.clients.values():
             client.close()
+        net.rpc.http.close()
         network.stop_all()
         for info in network.nodes:
             if info.log_path.exists():
