@@ -12,7 +12,7 @@ from gongshi.codec import Block, Receipt, ReceiptStatus, encode
 from gongshi.crypto import get_suite
 from gongshi.errors import InvalidProof, InvariantViolation
 from gongshi.merkle.rfc6962 import InclusionProof, hash_leaf, verify_inclusion
-from gongshi.merkle.state_tree import StateProof, verify_state_proof
+from gongshi.merkle.state_tree import StateProof, StateTree, verify_state_proof
 from gongshi.storage.errors import (
     BlockNotFound,
     CommitOutOfOrder,
@@ -25,6 +25,7 @@ from gongshi.storage.errors import (
 from gongshi.storage.ledger import Ledger
 from gongshi.storage.memory import MemoryStore
 from gongshi.storage.schema import KeySpace, MetaKey, state_key
+from gongshi.storage.state import StoreNodeReader
 from gongshi.storage.synthetic import (
     SENDERS,
     ChainShape,
@@ -192,6 +193,27 @@ def test_commit_refuses_state_writes_other_than_the_previewed_root(ledger: Ledge
     with pytest.raises(InvariantViolation, match="state root"):
         ledger.commit_block(made.block, made.receipts, changed, made.certificate)
     ledger.commit_block(made.block, made.receipts, made.state_writes, made.certificate)
+
+
+class _NoApply:
+    def apply(self, *args: object) -> None:
+        raise AssertionError("the commit recomputed the state tree")
+
+
+def test_commit_reuses_an_offered_state_update_only_for_the_same_writes(ledger: Ledger) -> None:
+    made = build_block(ledger, 1, ChainShape(), suite=SUITE)
+    height = made.block.header.height
+    other = {state_key("bench", b"other"): b"value"}
+    ledger.compute_state_root(height, other)  # what the ledger prepared no longer matches
+    tree = StateTree(StoreNodeReader(ledger.store), HASH)
+    update = tree.apply(ledger.committed_height, height, made.state_writes)
+    ledger.offer_state_update(height, other, update)
+    ledger._tree = _NoApply()  # type: ignore[assignment]
+    with pytest.raises(AssertionError, match="recomputed"):
+        ledger.commit_block(made.block, made.receipts, made.state_writes, made.certificate)
+    ledger.offer_state_update(height, made.state_writes, update)
+    ledger.commit_block(made.block, made.receipts, made.state_writes, made.certificate)
+    assert ledger.get_header(height).state_root == update.root_hash
 
 
 def test_commit_refuses_receipts_that_do_not_match_transactions(ledger: Ledger) -> None:

@@ -51,7 +51,6 @@ from gongshi.node.genesis import Genesis, genesis_hash
 from gongshi.node.overlay import OverlayNodes, OverlayNonces, OverlayState
 from gongshi.node.wire import ProposalPayload
 from gongshi.storage import Ledger, receipts_root, tx_root
-from gongshi.storage import ledger as ledger_module
 
 logger = logging.getLogger(__name__)
 
@@ -109,17 +108,6 @@ def genesis_certificate(block_hash: bytes) -> QuorumCertificate:
         signers=(),
         signatures=(),
     )
-
-
-def _offer_tree_update(ledger: Ledger, executed: ExecutedBlock) -> None:
-    """Give the ledger the state-tree update computed when the block was executed, so its
-    commit does not apply the same writes again: `Ledger` reuses a prepared update whose
-    height and writes match (its `compute_state_root` mechanism, which only knows the next
-    height; here the update was made on an uncommitted parent that is committed now). If the
-    ledger's internals change, the commit simply recomputes."""
-    prepared_type = getattr(ledger_module, "_Prepared", None)
-    if prepared_type is not None and hasattr(ledger, "_prepared"):
-        ledger._prepared = prepared_type(executed.height, dict(executed.writes), executed.update)
 
 
 class Chain:
@@ -418,7 +406,7 @@ class Chain:
         executed = self.executed.get(block_hash)
         if executed is None:
             raise InvariantViolation(f"commit of block {block_hash.hex()[:16]}, never executed")
-        _offer_tree_update(self.ledger, executed)
+        self.ledger.offer_state_update(executed.height, executed.writes, executed.update)
         self.ledger.commit_block(
             executed.block, executed.receipts, executed.writes, encode_certificate(certificate)
         )

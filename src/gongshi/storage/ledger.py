@@ -192,6 +192,16 @@ class Ledger:
             self._prepared = _Prepared(height, writes, update)
             return update.root_hash
 
+    def offer_state_update(
+        self, height: int, state_writes: Mapping[bytes, bytes | None], update: TreeUpdate
+    ) -> None:
+        """Keep a state-tree update computed elsewhere (by execution on an overlay of a parent
+        that was not yet committed) for `commit_block` to reuse when its height and writes
+        match. `commit_block` still checks the resulting root against the header."""
+        with self._lock:
+            self._check_open()
+            self._prepared = _Prepared(height, _checked_writes(state_writes), update)
+
     def commit_block(
         self,
         block: Block,
