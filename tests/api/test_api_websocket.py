@@ -205,10 +205,17 @@ def test_every_method_answers_the_same_over_websocket_and_http(
         ("notary_get", [doc_hash]),
         ("notary_list", [address]),
         ("contract_query", ["identity", "get", {"address": address}]),
+        ("gov_proposals", {"status": "open"}),
+        ("gov_params", None),
+        ("gov_validators", None),
+        ("gov_organisations", None),
         ("rpc_discover", None),
     ]
     covered = {name for name, _ in calls} | {
         "tx_send",  # sent below
+        "gov_proposal",  # needs a proposal: tests/api/test_api_governance.py
+        "contract_get",  # need a deployed contract: tests/api/test_api_contracts.py
+        "contract_code",
         "subscribe_blocks",
         "subscribe_receipt",
         "subscribe_events",

@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from gongshi.codec import Receipt, ReceiptStatus
+from gongshi.codec import Receipt, ReceiptStatus, encode_value
 from gongshi.crypto import PrivateKey, get_suite
 from gongshi.execution import StateIdentityReader, genesis_state_writes, query
 from gongshi.execution.builtin import default_registry
+from gongshi.execution.contract_records import exports_key
 from gongshi.execution.governance_errors import RevokedSender
 from gongshi.execution.governance_state import (
     chain_params_at,
@@ -19,6 +20,7 @@ from gongshi.execution.governance_state import (
     validator_set_change,
 )
 from gongshi.pki import Role, Validity, create_certificate_authority
+from gongshi.storage.schema import state_key
 
 from .conftest import BLOCK_MS, START, Chain, Network, key_of, signed  # type: ignore[import-not-found]
 
@@ -44,6 +46,10 @@ class GovChain(Chain):
         self.state.update({k: v for k, v in writes.items() if v is not None})
         self.members = StateIdentityReader(self.state, self.suite)  # type: ignore[assignment]
         self.sent: dict[bytes, int] = {}
+        # Deploy proposals name code hashes 1, 2 and 3: uploaded code (without exports).
+        for byte in (1, 2, 3):
+            key = state_key("contracts", exports_key(bytes([byte]) * 32))
+            self.state[key] = encode_value({})
 
     def tx(self, key: PrivateKey, target: str, method: str, args: Any) -> Any:
         nonce = self.sent.get(key.public_key_bytes(), 0)

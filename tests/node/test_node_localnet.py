@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from gongshi.cli.main import cli
 from gongshi.node.config import load_node_config
-from gongshi.node.errors import LocalnetError, NotAValidator
+from gongshi.node.errors import LocalnetError, SigningKeyMismatch
 from gongshi.node.localnet import LocalNetwork, prepare_network
 from gongshi.node.node import Node, engine_config
 
@@ -43,7 +43,7 @@ def test_up_refuses_a_bad_node_count(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
 
 
-def test_node_refuses_a_key_that_is_not_a_validator(tmp_path: Path) -> None:
+def test_node_refuses_a_signing_key_its_certificate_does_not_bind(tmp_path: Path) -> None:
     directory = tmp_path / "net"
     prepare_network(directory, nodes=1, suite="intl", base_port=41100)
     config = load_node_config(directory / "nodes" / "node1" / "config.toml")
@@ -59,7 +59,7 @@ def test_node_refuses_a_key_that_is_not_a_validator(tmp_path: Path) -> None:
         finally:
             await node.stop()
 
-    with pytest.raises(NotAValidator):
+    with pytest.raises(SigningKeyMismatch):
         asyncio.run(start_and_stop())
 
 

@@ -99,6 +99,12 @@ class ApiUnavailable(ApiError):
     code = 1961
 
 
+class GovProposalNotFound(NotFound):
+    """Raised when `gov_proposal` names a proposal id that does not exist."""
+
+    code = 1965
+
+
 # The protocol errors; everything else keeps its own code.
 JSONRPC_CODES: dict[type[GongshiError], int] = {
     ParseError: PARSE_ERROR,

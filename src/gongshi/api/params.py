@@ -81,6 +81,21 @@ class Text(Kind):
 
 
 @dataclass(frozen=True, slots=True)
+class Choice(Kind):
+    """One of a fixed set of strings."""
+
+    choices: tuple[str, ...]
+
+    def parse(self, name: str, value: Any) -> str:
+        if not isinstance(value, str) or value not in self.choices:
+            raise InvalidParams(f"{name} must be one of {', '.join(self.choices)}")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.choices)}
+
+
+@dataclass(frozen=True, slots=True)
 class Flag(Kind):
     def parse(self, name: str, value: Any) -> bool:
         if not isinstance(value, bool):

@@ -12,11 +12,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gongshi.api.params import BlockRef, Cursor, Flag, HexBytes, JsonArgs, Param, Text, UInt
+from gongshi.api import contracts, governance
+from gongshi.api.params import (
+    BlockRef,
+    Choice,
+    Cursor,
+    Flag,
+    HexBytes,
+    JsonArgs,
+    Param,
+    Text,
+    UInt,
+)
 from gongshi.api.service import ChainService
 
 EVENTS_PAGE_MAX = 1000
 NOTARY_PAGE_MAX = 50
+GOV_PAGE_MAX = 50  # the governance contract's page limit
+GOV_STATUSES = ("open", "executed", "rejected", "failed", "expired")
 TX_BYTES_MAX = 16 << 20
 
 
@@ -177,8 +190,9 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         name="contract_query",
-        summary="Run a system contract's read-only method (e.g. identity.get, notary.list) "
-        "against the state at a height, without a transaction.",
+        summary="Run a system contract's read-only method (e.g. identity.get, notary.list) or "
+        "a deployed contract's read-only export against the state at a height, without a "
+        "transaction.",
         params=(
             Param("target", NAME, "Contract name."),
             Param("method", NAME, "Read-only method."),
@@ -188,6 +202,80 @@ ROUTES: tuple[Route, ...] = (
         mode=Mode.READ,
         result="{height, result}",
         handler=lambda s, p: s.contract_query(p["target"], p["method"], p["args"], p["height"]),
+    ),
+    Route(
+        name="contract_get",
+        summary="A deployed contract's lifecycle record (address, version, code hash, frozen, "
+        "exports, history) and the state proof of its stored encoding.",
+        params=(Param("name", NAME, "Contract name or 0x address."), HEIGHT),
+        mode=Mode.READ,
+        result="{height, contract, state}",
+        handler=lambda s, p: contracts.contract_get(s, p["name"], p["height"]),
+    ),
+    Route(
+        name="contract_code",
+        summary="The source of a deployed contract's version (default: the one in force) and "
+        "the state proof of the stored source.",
+        params=(
+            Param("name", NAME, "Contract name or 0x address."),
+            Param("version", UInt(minimum=1), "Version (default: current).", required=False),
+            HEIGHT,
+        ),
+        mode=Mode.READ,
+        result="{height, name, version, code_hash, code, exports, state}",
+        handler=lambda s, p: contracts.contract_code(s, p["name"], p["version"], p["height"]),
+    ),
+    Route(
+        name="gov_proposal",
+        summary="A governance proposal (status as of the next block: open ones past their "
+        "expiry read expired) and the state proof of its stored encoding.",
+        params=(Param("id", UInt(), "Proposal id."),),
+        mode=Mode.READ,
+        result="{height, proposal, state}",
+        handler=lambda s, p: governance.gov_proposal(s, p["id"]),
+    ),
+    Route(
+        name="gov_proposals",
+        summary="A page of governance proposals by id from start, optionally of one status "
+        "(as of the next block); looks at 500 proposals at most per call.",
+        params=(
+            Param("status", Choice(GOV_STATUSES), "Only proposals of this status.", required=False),
+            Param("start", UInt(), "First proposal id.", required=False, default=0),
+            Param(
+                "limit",
+                UInt(minimum=1, maximum=GOV_PAGE_MAX),
+                "Page size.",
+                required=False,
+                default=20,
+            ),
+        ),
+        mode=Mode.READ,
+        result="{height, total, proposals, next}",
+        handler=lambda s, p: governance.gov_proposals(s, p["status"], p["start"], p["limit"]),
+    ),
+    Route(
+        name="gov_params",
+        summary="The chain parameters in force for the next block and those scheduled later.",
+        params=(),
+        mode=Mode.READ,
+        result="{height, in_force: {effective_height, params}, scheduled}",
+        handler=lambda s, p: governance.gov_params(s),
+    ),
+    Route(
+        name="gov_validators",
+        summary="The validator set certifying the next block, pending sets, observer nodes.",
+        params=(),
+        mode=Mode.READ,
+        result="{height, in_force, pending, observers}",
+        handler=lambda s, p: governance.gov_validators(s),
+    ),
+    Route(
+        name="gov_organisations",
+        summary="The member organisations, their regulator flag and CA certificates.",
+        params=(),
+        mode=Mode.READ,
+        result="{height, organisations[{name, regulator, ca_certificate}]}",
+        handler=lambda s, p: governance.gov_organisations(s),
     ),
     Route(
         name="rpc_discover",

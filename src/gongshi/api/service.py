@@ -32,7 +32,9 @@ from gongshi.api.wire import (
 from gongshi.codec import Block, BlockHeader, encode
 from gongshi.consensus import decode_certificate
 from gongshi.crypto import Suite
-from gongshi.execution import ContractRegistry, PreparedTransaction, default_registry, query
+from gongshi.execution import ContractRegistry, PreparedTransaction, default_registry
+from gongshi.execution.contract_dispatch import QueryBlock, query_any
+from gongshi.execution.contract_runtime import ContractCache
 from gongshi.execution.notary import NAME as NOTARY
 from gongshi.execution.notary import record_key
 from gongshi.mempool import Admitted
@@ -92,12 +94,15 @@ class ChainService:
         pool: TxPool | None,
         context: ChainContext,
         registry: ContractRegistry | None = None,
+        contracts: ContractCache | None = None,
     ) -> None:
         self._ledger = ledger
         self._pool = pool
         self._context = context
         self._suite = context.suite
         self._registry = registry or default_registry()
+        # Loaded code of deployed contracts, for queries (bounded; shared by worker threads).
+        self.contracts = contracts or ContractCache()
         self._genesis_hash = genesis_hash(context.genesis)
 
     @property
@@ -254,9 +259,17 @@ class ChainService:
     def contract_query(
         self, target: str, method: str, args: Any, height: int | None = None
     ) -> Json:
-        """Run a system contract's read-only method against the state at `height`."""
+        """Run a read-only method of a system contract or a deployed contract's read-only
+        export against the state at `height` (the contract sees that block's time)."""
         view = self._ledger.state_reader(height)
-        value = query(self._registry, view, target, method, args)
+        block = QueryBlock(
+            chain_id=self._context.genesis.params.chain_id,
+            height=view.height,
+            timestamp_ms=self._ledger.get_header(view.height).timestamp_ms,
+        )
+        value = query_any(
+            self._registry, view, target, method, args, block=block, cache=self.contracts
+        )
         return {"height": view.height, "result": value_to_json(value)}
 
     def notary_get(self, doc_hash: bytes, height: int | None = None) -> Json:

@@ -8,6 +8,8 @@ import click
 
 # name -> "module:attribute" of a click command
 BENCH_SUBCOMMANDS: dict[str, str] = {
+    "chain": "gongshi.bench.chain:chain_command",
+    "contracts": "gongshi.bench.contracts:contracts_command",
     "crypto": "gongshi.bench.crypto:crypto_command",
     "mempool": "gongshi.bench.mempool:mempool_command",
     "storage": "gongshi.bench.storage:storage_command",
@@ -43,4 +45,4 @@ class LazyBenchGroup(click.Group):
 
 @click.group(cls=LazyBenchGroup)
 def bench() -> None:
-    """Measure this machine: crypto suites, storage."""
+    """Measure this machine: crypto suites, mempool, storage, and a whole local chain."""

@@ -7,6 +7,7 @@ leaves half a network behind. Layout (see docs/pki.md)::
     DIR/genesis.toml
     DIR/orgs/<org>/ca/ca.crt, ca.key
     DIR/orgs/<org>/<role>/<role>.crt, <role>.key [, <role>-tls.key (gm)]   admin, client, regulator
+    DIR/orgs/<org>/clients/client<k>.crt, client<k>.key    extra clients (k = 2..), if asked
     DIR/nodes/<node>/config.toml, node.crt, node.key [, node-tls.key (gm)], data/
 """
 
@@ -37,6 +38,7 @@ from gongshi.node.config import (
 )
 from gongshi.node.config_fields import NAME_PATTERN, PORT_MAX, HostPort
 from gongshi.node.genesis import (
+    MEMBERS_MAX,
     ORGANISATIONS_MAX,
     ChainParams,
     Genesis,
@@ -75,6 +77,7 @@ MANAGED_ENTRIES = ("genesis.toml", "orgs", "nodes")  # what --force replaces, no
 PUBLIC_FILE_MODE = 0o644
 PRIVATE_DIRECTORY_MODE = 0o700
 ORG_MEMBER_ROLES = (Role.ADMIN, Role.CLIENT)
+EXTRA_CLIENTS_DIR = "clients"  # orgs/<org>/clients/: more client identities (load generators)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +88,9 @@ class NetworkOptions:
     base_port: int = DEFAULT_BASE_PORT
     regulator_organisation: str = "org1"
     host: str = LOCAL_HOST
+    # Client members per organisation beyond `<org>-client` (named `<org>-client<k>`, k = 2..);
+    # the chain benchmark signs with many senders, each with its own nonce window.
+    extra_clients: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +138,12 @@ def check_options(options: NetworkOptions) -> Suite:
         raise InvalidInitOption(
             f"--base-port {options.base_port}: ports base..{last_port} must lie in 1..{PORT_MAX}"
         )
+    members_max = MEMBERS_MAX // options.organisations - len(ORG_MEMBER_ROLES)
+    if not 0 <= options.extra_clients <= members_max:
+        raise InvalidInitOption(
+            f"extra clients per organisation must be between 0 and {members_max}, "
+            f"not {options.extra_clients}"
+        )
     names = [organisation_name(index) for index in range(options.organisations)]
     if options.regulator_organisation not in names:
         raise InvalidInitOption(
@@ -154,6 +166,7 @@ def _issue(
     directory: PurePosixPath,
     validity: Validity,
     hosts: tuple[str, ...] = (),
+    stem: str | None = None,
 ) -> tuple[bytes, bytes, list[OutputFile]]:
     """Keys and certificate of one member: (chain public key, DER certificate, files)."""
     chain_key = suite.generate_private_key()
@@ -171,7 +184,8 @@ def _issue(
         hosts=hosts,
     )
     certificate = issue_member_certificate(authority, suite, request)
-    stem = "node" if role is Role.NODE else role.value
+    if stem is None:
+        stem = "node" if role is Role.NODE else role.value
     files = [
         OutputFile(
             path=directory / f"{stem}.crt",
@@ -206,6 +220,41 @@ def _node_addresses(options: NetworkOptions, index: int) -> tuple[HostPort, Host
         HostPort(host=options.host, port=base + 1),
         HostPort(host=options.host, port=base + 2),
     )
+
+
+def _extra_clients(
+    authority: CertificateAuthority,
+    suite: Suite,
+    count: int,
+    org_dir: PurePosixPath,
+    validity: Validity,
+) -> tuple[list[MemberInfo], list[OutputFile]]:
+    """`count` more client members of the organisation, `<org>-client2` onwards."""
+    organisation = authority.organisation
+    members: list[MemberInfo] = []
+    files: list[OutputFile] = []
+    for number in range(2, count + 2):
+        name = f"{organisation}-client{number}"
+        key, certificate, member_files = _issue(
+            authority,
+            suite,
+            name=name,
+            role=Role.CLIENT,
+            directory=org_dir / EXTRA_CLIENTS_DIR,
+            validity=validity,
+            stem=f"client{number}",
+        )
+        files.extend(member_files)
+        members.append(
+            MemberInfo(
+                name=name,
+                organisation=organisation,
+                role=Role.CLIENT,
+                public_key=key,
+                certificate=certificate,
+            )
+        )
+    return members, files
 
 
 def _plan_organisation(
@@ -257,6 +306,11 @@ def _plan_organisation(
                     certificate=certificate,
                 )
             )
+    extra_members, extra_files = _extra_clients(
+        authority, suite, options.extra_clients, org_dir, member_validity
+    )
+    members.extend(extra_members)
+    files.extend(extra_files)
     node = f"node{index + 1}"
     p2p, api, _ = _node_addresses(options, index)
     key, certificate, node_files = _issue(

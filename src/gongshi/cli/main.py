@@ -24,8 +24,11 @@ SUBCOMMANDS: dict[str, str] = {
     "tx": "gongshi.cli.client_cmds:tx",
     "block": "gongshi.cli.client_cmds:block",
     "notary": "gongshi.cli.client_cmds:notary",
+    "contract": "gongshi.cli.contract_cmds:contract",
     "node": "gongshi.cli.node_cmd:node",
     "up": "gongshi.cli.up_cmd:up",
+    "gov": "gongshi.cli.gov_cmds:gov_group",
+    "org": "gongshi.cli.org_cmds:org",
 }
 
 EXIT_INPUT_ERROR = 2

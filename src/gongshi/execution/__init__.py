@@ -5,9 +5,10 @@
                            identities=StateIdentityReader(parent_state, suite))
     result.receipts, result.state_writes, result.next_nonces
 
-Block validity rules (`rules.py`), dispatch to system contracts (`registry.py`), gas
-(`gas.py`), the `identity` and `notary` contracts, the genesis state and the proposer's
-`build_block_body`. docs/execution.md has the gas table and the rules.
+Block validity rules (`rules.py`), dispatch to system contracts (`registry.py`) and to
+deployed Python contracts (`contract_dispatch.py`, `contract_host.py`; code store
+`contract_store.py`), gas (`gas.py`), the `identity` and `notary` contracts, the genesis state
+and the proposer's `build_block_body`. docs/execution.md has the gas table and the rules.
 """
 
 from gongshi.execution.builder import BlockBody, build_block_body

@@ -18,6 +18,8 @@ from gongshi.crypto import Suite
 from gongshi.errors import GongshiError, ValidationError
 from gongshi.execution.builtin import default_registry
 from gongshi.execution.context import BlockContext, ContractStorage, ReadCall, Sender, WriteCall
+from gongshi.execution.contract_dispatch import call_deployed
+from gongshi.execution.contract_runtime import ContractCache
 from gongshi.execution.errors import (
     CallFailed,
     CallNotFound,
@@ -42,12 +44,16 @@ EVENT_OVERHEAD_BYTES = 32 + 2 * TEXT_NAME_BYTES_MAX
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionEnvironment:
-    """What stays the same from block to block: the suite, limits, contracts and prices."""
+    """What stays the same from block to block: the suite, limits, contracts and prices.
+
+    `contracts` caches deployed contracts' loaded code (bounded, by code hash); give it the
+    same runtime as the registry's code store."""
 
     suite: Suite
     limits: BlockLimits = field(default_factory=BlockLimits)
     registry: ContractRegistry = field(default_factory=default_registry)
     prices: GasSchedule = DEFAULT_GAS_SCHEDULE
+    contracts: ContractCache = field(default_factory=ContractCache, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,6 +148,23 @@ def _call(
     # `args` of a decoded transaction is frozen and canonical: dumps is its encoding.
     arguments_size = len(cbor2.dumps(tx.args))
     meter.charge(prices.transaction + prices.argument_byte * arguments_size, "transaction")
+    if tx.target not in environment.registry.contracts:
+        require_call_permitted(sender.identity, tx.target, tx.method)
+        result = call_deployed(
+            target=tx.target,
+            method=tx.method,
+            args=tx.args,
+            sender=sender,
+            tx_hash=prepared.tx_hash,
+            overlay=overlay,
+            context=context,
+            meter=meter,
+            prices=prices,
+            cache=environment.contracts,
+        )
+        return _success(
+            prepared.tx_hash, meter.used, result.value, result.events, result.events_bytes
+        )
     method = environment.registry.lookup(tx.target, tx.method)
     require_call_permitted(sender.identity, tx.target, tx.method)
     args = call_args(tx.method, method, tx.args)

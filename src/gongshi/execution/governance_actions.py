@@ -16,6 +16,23 @@ from cryptography.hazmat.primitives import serialization
 
 from gongshi.codec import CborValue, encode_value, frozendict
 from gongshi.execution.context import ContractStorage, ReadCall, WriteCall
+from gongshi.execution.contract_errors import ContractCodeMissing, ReservedContractName
+from gongshi.execution.contract_records import (
+    CONTRACTS_MAX,
+    NAMES_KEY,
+    VERSIONS_MAX,
+    ContractRecord,
+    ExportInfo,
+    VersionEntry,
+    address_key,
+    contract_address,
+    contract_name_problem,
+    exports_from_value,
+    exports_key,
+    names_from_value,
+    record_from_value,
+)
+from gongshi.execution.contract_records import NAMESPACE as CODE_NAMESPACE
 from gongshi.execution.governance_errors import ProposalActionFailed
 from gongshi.execution.governance_payloads import Kind
 from gongshi.execution.governance_records import (
@@ -389,42 +406,95 @@ CONTRACT_EVENTS: Mapping[Kind, str] = {
 }
 
 
+def _uploaded_exports(action: Action, code_hash: bytes) -> dict[str, ExportInfo]:
+    """The exports of uploaded code `code_hash` (checked and loaded when uploaded)."""
+    data = action.call.storage.sibling(CODE_NAMESPACE).get(exports_key(code_hash))
+    if data is None:
+        raise ContractCodeMissing(
+            f"no code {code_hash.hex()} was uploaded; upload it with contracts.upload first"
+        )
+    return exports_from_value(decode_stored(data, "contract exports"))
+
+
+def _version(action: Action, version: int, code_hash: bytes) -> VersionEntry:
+    return VersionEntry(
+        version=version, code_hash=code_hash, height=action.height, proposal=action.proposal.id
+    )
+
+
+def _deployed(action: Action, name: str) -> ContractRecord:
+    problem = contract_name_problem(name)
+    if problem is not None:
+        raise ReservedContractName(problem)
+    code_hash = action.raw("code_hash")
+    exports = _uploaded_exports(action, code_hash)
+    names_store = action.call.storage.sibling(CODE_NAMESPACE)
+    names = names_from_value(decode_stored(names_store.get(NAMES_KEY) or b"\x80", "names"))
+    if len(names) >= CONTRACTS_MAX:
+        raise fail(f"the chain already has {CONTRACTS_MAX} deployed contracts")
+    address = contract_address(action.call.suite, name)
+    names_store.set(NAMES_KEY, encode_value((*names, name)))
+    names_store.set(address_key(address), name.encode("utf-8"))
+    return ContractRecord(
+        name=name,
+        address=address,
+        version=1,
+        code_hash=code_hash,
+        frozen=False,
+        exports=exports,
+        history=(_version(action, 1, code_hash),),
+    )
+
+
+def _upgraded(action: Action, record: ContractRecord) -> ContractRecord:
+    name = record.name
+    if record.frozen:
+        raise fail(f"contract {name} is frozen; unfreeze it before an upgrade")
+    code_hash = action.raw("code_hash")
+    if record.code_hash == code_hash:
+        raise fail(f"contract {name} already runs this code")
+    if len(record.history) >= VERSIONS_MAX:
+        raise fail(f"contract {name} already has {VERSIONS_MAX} versions")
+    exports = _uploaded_exports(action, code_hash)
+    version = record.version + 1
+    return dataclasses.replace(
+        record,
+        version=version,
+        code_hash=code_hash,
+        exports=exports,
+        history=(*record.history, _version(action, version, code_hash)),
+    )
+
+
 def contract_lifecycle(action: Action) -> int:
+    """Deploy (code uploaded, name free and not a system contract's), upgrade (storage is
+    kept: it belongs to the name), freeze or unfreeze a contract."""
     kind = Kind(action.proposal.kind)
-    key, record = _contract(action)
+    key, stored = _contract(action)
     name = action.text("name")
+    record = None if stored is None else record_from_value(stored)
     if kind is Kind.DEPLOY_CONTRACT:
         if record is not None:
             raise fail(f"contract {name} is already deployed")
-        updated: dict[str, CborValue] = {
-            "name": name,
-            "code_hash": action.raw("code_hash"),
-            "version": 1,
-            "frozen": False,
-            "deployed_height": action.height,
-        }
+        updated = _deployed(action, name)
+    elif record is None:
+        raise fail(f"contract {name} is not deployed")
+    elif kind is Kind.UPGRADE_CONTRACT:
+        updated = _upgraded(action, record)
     else:
-        if record is None:
-            raise fail(f"contract {name} is not deployed")
-        updated = dict(record)
-        frozen = record.get("frozen") is True
-        if kind is Kind.UPGRADE_CONTRACT:
-            if frozen:
-                raise fail(f"contract {name} is frozen; unfreeze it before an upgrade")
-            if record.get("code_hash") == action.raw("code_hash"):
-                raise fail(f"contract {name} already runs this code")
-            version = record.get("version")
-            updated["code_hash"] = action.raw("code_hash")
-            updated["version"] = (version if isinstance(version, int) else 0) + 1
-        else:
-            freeze = kind is Kind.FREEZE_CONTRACT
-            if frozen is freeze:
-                raise fail(f"contract {name} is already {'frozen' if freeze else 'not frozen'}")
-            updated["frozen"] = freeze
-    updated["updated_height"] = action.height
-    updated["proposal"] = action.proposal.id
-    action.call.storage.set(key, encode_value(updated))
-    action.emit(CONTRACT_EVENTS[kind], {"name": name, "version": updated["version"]})
+        freeze = kind is Kind.FREEZE_CONTRACT
+        if record.frozen is freeze:
+            raise fail(f"contract {name} is already {'frozen' if freeze else 'not frozen'}")
+        updated = dataclasses.replace(record, frozen=freeze)
+    value = dict(updated.to_value())  # type: ignore[arg-type]
+    value["deployed_height"] = updated.history[0].height
+    value["updated_height"] = action.height
+    value["proposal"] = action.proposal.id
+    action.call.storage.set(key, encode_value(value))
+    fields: dict[str, CborValue] = {"name": name, "version": updated.version}
+    if kind in (Kind.DEPLOY_CONTRACT, Kind.UPGRADE_CONTRACT):
+        fields |= {"address": updated.address, "code_hash": updated.code_hash}
+    action.emit(CONTRACT_EVENTS[kind], fields)
     return action.height + 1
 
 

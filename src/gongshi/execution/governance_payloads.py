@@ -14,6 +14,8 @@ from gongshi.codec import CborValue, frozendict
 from gongshi.crypto import Suite
 from gongshi.errors import InvalidKey
 from gongshi.execution.args import Args
+from gongshi.execution.contract_errors import ReservedContractName
+from gongshi.execution.contract_records import contract_name_problem
 from gongshi.execution.governance_errors import InvalidProposal
 from gongshi.execution.governance_state import CHANGEABLE_PARAMS
 from gongshi.execution.identity_records import (
@@ -151,10 +153,11 @@ def _parameters(args: Args, suite: Suite) -> dict[str, CborValue]:
 
 
 def _contract(args: Args, suite: Suite) -> dict[str, CborValue]:
-    return {
-        "name": _name(args, "name"),
-        "code_hash": args.bytes_("code_hash", sizes=(CODE_HASH_SIZE,)),
-    }
+    name = _name(args, "name")
+    problem = contract_name_problem(name)  # refused now rather than when approved
+    if problem is not None:
+        raise ReservedContractName(problem)
+    return {"name": name, "code_hash": args.bytes_("code_hash", sizes=(CODE_HASH_SIZE,))}
 
 
 def _contract_name(args: Args, suite: Suite) -> dict[str, CborValue]:

@@ -210,7 +210,10 @@ def member_standing(state: StateReader, member: MemberIdentity, key_hash: bytes)
 
 
 def contract_record(state: StateReader, name: str) -> Mapping[str, CborValue] | None:
-    """The lifecycle record of contract `name` ({name, code_hash, version, frozen, ...})."""
+    """The lifecycle record of contract `name` as stored: {name, address, version, code_hash,
+    frozen, exports, history, deployed_height, updated_height, proposal}; typed:
+    `contract_records.record_from_value` (docs/execution.md, "Deploying and calling
+    contracts")."""
     data = governance_read(state)(contract_key(name))
     if data is None:
         return None

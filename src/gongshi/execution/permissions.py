@@ -67,6 +67,10 @@ CALL_ROLES: Final[Mapping[tuple[str, str], CallRule]] = MappingProxyType(
         ("governance", "vote"): CallRule(roles=ADMINS, error=VoterNotAdmin),
         ("governance", "proposal"): CallRule(roles=TRANSACTING_ROLES),
         ("governance", "proposals"): CallRule(roles=TRANSACTING_ROLES),
+        ("contracts", "upload"): CallRule(roles=ADMINS),
+        ("contracts", "code"): CallRule(roles=TRANSACTING_ROLES),
+        ("contracts", "get"): CallRule(roles=TRANSACTING_ROLES),
+        ("contracts", "list"): CallRule(roles=TRANSACTING_ROLES),
     }
 )
 DEFAULT_CALL_RULE: Final = CallRule(roles=TRANSACTING_ROLES)

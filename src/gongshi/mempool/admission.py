@@ -40,6 +40,14 @@ class AdmissionChecker:
         self._parallel = parallel
 
     @property
+    def config(self) -> MempoolConfig:
+        return self._config
+
+    def set_config(self, config: MempoolConfig) -> None:
+        """Governance changed the limits (one reference swap: readers see old or new)."""
+        self._config = config
+
+    @property
     def suite(self) -> Suite:
         return self._suite
 

@@ -148,6 +148,16 @@ class Mempool:
     # --- owner thread ----------------------------------------------------------------------
 
     @property
+    def config(self) -> MempoolConfig:
+        return self._config
+
+    def set_config(self, config: MempoolConfig) -> None:
+        """The limits governance put in force (capacity, transaction size, gas). Pending
+        transactions stay; a smaller capacity only refuses new ones until it has room."""
+        self._config = config
+        self.checker.set_config(config)
+
+    @property
     def head(self) -> ChainHead:
         return self._head
 

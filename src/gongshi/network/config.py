@@ -12,6 +12,7 @@ from pathlib import Path
 from gongshi.crypto.keyfile import read_file
 from gongshi.network.backoff import BackoffPolicy
 from gongshi.network.framing import FRAME_HEADER_BYTES
+from gongshi.network.handshake import PEER_ROLES
 from gongshi.network.messages import (
     BODY_BYTES_MAX,
     ENVELOPE_OVERHEAD_BYTES_MAX,
@@ -21,7 +22,6 @@ from gongshi.network.queues import LaneLimits
 from gongshi.node.config import DEFAULT_HOST, DEFAULT_P2P_PORT, NodeConfig
 from gongshi.node.config_fields import HostPort, option
 from gongshi.pki.errors import ConfigFieldError
-from gongshi.pki.roles import Role
 from gongshi.pki.validation import (
     NO_REVOCATIONS,
     RevocationList,
@@ -188,7 +188,7 @@ class LocalIdentity:
             trust=trust,
             now_ms=now_ms,
             revocations=revocations,
-            roles=(Role.NODE,),
+            roles=PEER_ROLES,
         )
         return cls(
             public_key=identity.public_key,

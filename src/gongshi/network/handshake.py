@@ -22,6 +22,8 @@ from gongshi.pki.tls import peer_identity
 from gongshi.pki.validation import Identity, RevocationList, TrustStore
 
 HELLO_FRAME_BYTES_MAX = Hello.encoded_bytes_max
+# Certificates a peer may present: consensus nodes and observers (which governance adds).
+PEER_ROLES = (Role.NODE, Role.OBSERVER)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,7 +101,7 @@ async def handshake(
                 trust=admission.trust,
                 now_ms=admission.now_ms,
                 revocations=admission.revocations,
-                roles=(Role.NODE,),
+                roles=PEER_ROLES,
             )
             certificate_der = ssl_object.getpeercert(binary_form=True)
             assert certificate_der, "peer_identity found a certificate"

@@ -28,7 +28,13 @@ from gongshi.network.connection import ConnectionLimits, PeerConnection, describ
 from gongshi.network.counters import NetworkCounters, QueueGauges
 from gongshi.network.errors import FrameTooLarge, ListenFailed
 from gongshi.network.framing import encode_frame
-from gongshi.network.handshake import Admission, Handshaken, handshake, local_hello
+from gongshi.network.handshake import (
+    PEER_ROLES,
+    Admission,
+    Handshaken,
+    handshake,
+    local_hello,
+)
 from gongshi.network.inbound import InboundMessage, InboundQueue
 from gongshi.network.messages import BODY_BYTES_MAX, LANE_OF_KIND, Envelope, MessageKind
 from gongshi.network.peers import (
@@ -41,7 +47,6 @@ from gongshi.network.peers import (
 )
 from gongshi.node.config_fields import HostPort
 from gongshi.pki.errors import CertificateRejected
-from gongshi.pki.roles import Role
 from gongshi.pki.tls import mutual_tls_context
 from gongshi.pki.validation import NO_REVOCATIONS, RevocationList, TrustStore, validate_certificate
 
@@ -438,7 +443,7 @@ class Network:
                     trust=self._trust,
                     now_ms=now_ms,
                     revocations=self._revocations,
-                    roles=(Role.NODE,),
+                    roles=PEER_ROLES,
                 )
             except CertificateRejected as error:
                 logger.warning(

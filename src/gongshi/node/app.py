@@ -27,7 +27,7 @@ from gongshi.consensus import (
     ValidateBlock,
 )
 from gongshi.errors import GongshiError
-from gongshi.execution import PreparedTransaction, first_invalid_signature
+from gongshi.execution import BlockLimits, PreparedTransaction, first_invalid_signature
 from gongshi.mempool import Mempool
 from gongshi.node.chain import Chain, ExecutedBlock
 from gongshi.node.errors import TransactionsUnavailable
@@ -72,6 +72,7 @@ class NodeApplication:
         self._fetch = fetch
         self._proposer_key = proposer_key
         self._interval_s = block_interval_ms / 1000
+        self.limits = chain.environment.limits  # for reaping; the block's own are applied
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self._last_block_at = 0.0
         self._fetched: OrderedDict[bytes, PreparedTransaction] = OrderedDict()
@@ -83,6 +84,15 @@ class NodeApplication:
 
     def add_commit_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
+
+    @property
+    def block_interval_s(self) -> float:
+        return self._interval_s
+
+    def set_pace(self, *, block_interval_ms: int, limits: BlockLimits) -> None:
+        """Parameters governance changed: the block interval and the reaping limits."""
+        self._interval_s = block_interval_ms / 1000
+        self.limits = limits
 
     async def on_worker(self, function: Callable[[], T]) -> T:
         """Run `function` on the execution thread (after what was handed to it before)."""
@@ -96,7 +106,7 @@ class NodeApplication:
         wait = self._last_block_at + self._interval_s - loop.time()
         if wait > 0:
             await asyncio.sleep(min(wait, self._interval_s))
-        limits = self.chain.environment.limits
+        limits = self.limits
         candidates = self.mempool.reap(
             max_txs=limits.txs_max * REAP_FACTOR,
             max_bytes=limits.bytes_max * REAP_FACTOR,
@@ -112,6 +122,7 @@ class NodeApplication:
                     proposer=self._proposer_key,
                     timestamp_ms=timestamp_ms,
                     candidates=candidates,
+                    epoch=action.epoch,
                 )
             )
         except GongshiError as error:
@@ -128,26 +139,42 @@ class NodeApplication:
             action.round,
             len(built.executed.prepared),
         )
-        return ProposalBuilt(epoch=action.epoch, round=action.round, block=built.consensus_block)
+        return ProposalBuilt(
+            epoch=action.epoch,
+            round=action.round,
+            block=built.consensus_block,
+            change=built.executed.change,
+        )
 
     # --- validation -------------------------------------------------------------------------
 
     async def validate_block(self, action: ValidateBlock) -> BlockValidated:
         block = action.block
-        valid = False
+        executed: ExecutedBlock | None = None
         try:
             payload = decode_body(ProposalPayload, block.payload)
             transactions = await self._resolve(payload)
-            valid = await self.on_worker(lambda: self.chain.validate(block, payload, transactions))
+            executed = await self.on_worker(
+                lambda: self.chain.validate_block(block, payload, transactions)
+            )
         except GongshiError as error:
             logger.warning("block not validated height=%d reason=%r", block.height, error.message)
+        valid = executed is not None
         if valid:
             self.counters.blocks_validated += 1
             self._last_block_at = asyncio.get_running_loop().time()
             self._executed_at.setdefault(block.block_hash, self._last_block_at)
         else:
             self.counters.blocks_rejected += 1
-        return BlockValidated(block_hash=block.block_hash, valid=valid)
+        change = executed.change if executed is not None else None
+        if change is not None:
+            logger.info(
+                "validator-set change announced height=%d activation=%d validators=%d",
+                block.height,
+                change.activation_height,
+                len(change.public_keys),
+            )
+        return BlockValidated(block_hash=block.block_hash, valid=valid, change=change)
 
     def _known(self, tx_hash: bytes) -> PreparedTransaction | None:
         prepared = self.mempool.get(tx_hash)

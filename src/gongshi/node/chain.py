@@ -7,10 +7,16 @@ the canonical `ProposalPayload` (header + transaction hashes) and the hash is th
 
 Invariant: every entry of `executed` sits above the committed head and its parent is either
 the head or another entry (entries at or below the head are dropped on each commit).
+
+After genesis, state is the source of truth for the block limits and the validator set
+(`reconfig.py`): each block is built and checked with the parameters in force at its height,
+its header's `config_version` is its consensus epoch, and its finality certificate is checked
+against the set of that epoch.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +35,7 @@ from gongshi.consensus import (
     genesis_root,
     verify_commit,
 )
-from gongshi.consensus.types import Phase
+from gongshi.consensus.types import Phase, ValidatorSetChange
 from gongshi.crypto import Suite
 from gongshi.errors import GongshiError, InvariantViolation
 from gongshi.execution import (
@@ -45,17 +51,23 @@ from gongshi.execution import (
     require_valid_signatures,
 )
 from gongshi.execution.errors import InvalidBlock, NonceOutOfOrder
+from gongshi.execution.governance_state import chain_params_at, validator_set_change
 from gongshi.merkle.state_tree import StateTree, TreeUpdate
-from gongshi.node.errors import GenesisMismatch, UnknownParent
-from gongshi.node.genesis import Genesis, genesis_hash
+from gongshi.node.errors import EpochMismatch, GenesisMismatch, NotAValidator, UnknownParent
+from gongshi.node.genesis import ChainParams, Genesis, genesis_hash
 from gongshi.node.overlay import OverlayNodes, OverlayNonces, OverlayState
+from gongshi.node.reconfig import (
+    block_epoch,
+    epoch_start,
+    pending_change,
+    validator_set,
+)
 from gongshi.node.wire import ProposalPayload
 from gongshi.storage import Ledger, receipts_root, tx_root
 
 logger = logging.getLogger(__name__)
 
-CONFIG_VERSION = 0
-EPOCH = 0  # validator-set changes arrive with governance; until then one epoch
+GENESIS_EPOCH = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +81,8 @@ class ExecutedBlock:
     writes: dict[bytes, bytes | None]
     update: TreeUpdate
     next_nonces: dict[bytes, int]
+    # The validator-set change this block announces to consensus, if any.
+    change: ValidatorSetChange | None = None
 
     @property
     def header(self) -> BlockHeader:
@@ -126,8 +140,8 @@ class Chain:
         self.suite = suite
         self.parallel = parallel
         self.chain_id = genesis.params.chain_id
-        self.validators = ValidatorSet(
-            epoch=EPOCH, public_keys=tuple(v.public_key for v in genesis.validators)
+        self.genesis_validators = ValidatorSet(
+            epoch=GENESIS_EPOCH, public_keys=tuple(v.public_key for v in genesis.validators)
         )
         self.environment = ExecutionEnvironment(
             suite=suite, limits=BlockLimits.from_params(genesis.params)
@@ -151,7 +165,7 @@ class Chain:
             timestamp_ms=self.genesis.genesis_time_ms,
             proposer=self.genesis.validators[0].public_key,
             round=0,
-            config_version=CONFIG_VERSION,
+            config_version=GENESIS_EPOCH,
         )
         return LedgerBlock(header=header, transactions=()), writes
 
@@ -179,21 +193,46 @@ class Chain:
         hashes = [tx.hash(self.suite) for tx in block.transactions]
         return consensus_block_of(block.header, hashes, self.suite)
 
+    def committed_state(self) -> OverlayState:
+        """The state after the committed head."""
+        return OverlayState(self.ledger, self.committed_height, ())
+
+    def committed_params(self) -> ChainParams:
+        """The chain parameters in force for the next block."""
+        return chain_params_at(
+            self.committed_state(), self.committed_height + 1, fallback=self.genesis.params
+        )
+
     def committed_root(self) -> CommittedRoot:
-        """Where a (re)started engine resumes: the ledger's head with its certificate."""
-        height = self.ledger.committed_height
-        assert height is not None, "genesis is committed on open"
+        """Where a (re)started engine resumes: the ledger's head with its certificate, in the
+        epoch of the next block (the head may be the last block of its epoch)."""
+        height = self.committed_height
         block = self.consensus_block(height)
+        state = self.committed_state()
         if height == 0:
-            return genesis_root(block, self.validators)
+            return genesis_root(block, self.genesis_validators)
+        epoch = self.ledger.get_header(height).config_version
         certificate = decode_certificate(self.ledger.get_certificate(height))
+        justify = Justify(epoch=epoch, qc=certificate, commits=(certificate,))
+        next_epoch = block_epoch(epoch, state, height + 1)
+        if next_epoch != epoch:  # the head ended its epoch: it is the next one's root
+            return CommittedRoot(
+                block=block,
+                epoch=next_epoch,
+                round=0,
+                validators=validator_set(state, height + 1, next_epoch),
+                justify=justify,
+                epoch_root_hash=block.block_hash,
+            )
+        root_height = max(epoch_start(state, height) - 1, 0)
         return CommittedRoot(
             block=block,
-            epoch=EPOCH,
+            epoch=epoch,
             round=certificate.round,
-            validators=self.validators,
-            justify=Justify(epoch=EPOCH, qc=certificate, commits=(certificate,)),
-            epoch_root_hash=self.genesis_hash,
+            validators=validator_set(state, height, epoch),
+            justify=justify,
+            epoch_root_hash=self.ledger.get_header(root_height).hash(self.suite),
+            pending_change=pending_change(state, height),
         )
 
     @property
@@ -222,6 +261,30 @@ class Chain:
             return ancestors[0].header
         return self.ledger.get_header(self.committed_height)
 
+    # --- parameters and epochs --------------------------------------------------------------
+
+    def _block_rules(
+        self, height: int, ancestors: list[ExecutedBlock]
+    ) -> tuple[ExecutionEnvironment, int, ValidatorSet]:
+        """For block `height` on `ancestors`: the execution environment with the limits in
+        force at that height, its epoch, and the validators of that epoch."""
+        state = OverlayState(self.ledger, self.committed_height, [a.writes for a in ancestors])
+        params = chain_params_at(state, height, fallback=self.genesis.params)
+        environment = self.environment
+        limits = BlockLimits.from_params(params)
+        if limits != environment.limits:
+            environment = dataclasses.replace(environment, limits=limits)
+        epoch = block_epoch(self._parent_header(ancestors).config_version, state, height)
+        return environment, epoch, validator_set(state, height, epoch)
+
+    def _change_after(
+        self, height: int, ancestors: list[ExecutedBlock], writes: dict[bytes, bytes | None]
+    ) -> ValidatorSetChange | None:
+        state = OverlayState(
+            self.ledger, self.committed_height, [writes, *(a.writes for a in ancestors)]
+        )
+        return validator_set_change(state, height)
+
     # --- execution --------------------------------------------------------------------------
 
     def _execute(
@@ -229,6 +292,7 @@ class Chain:
         header_fields: BlockContext,
         ancestors: list[ExecutedBlock],
         transactions: Sequence[PreparedTransaction],
+        environment: ExecutionEnvironment,
     ) -> tuple[tuple[Receipt, ...], dict[bytes, bytes | None], TreeUpdate, dict[bytes, int]]:
         """Execute on the state after the newest of `ancestors` (or the committed head);
         InvalidBlock if a rule is broken."""
@@ -238,7 +302,7 @@ class Chain:
         result = execute_block(
             transactions,
             context=header_fields,
-            environment=self.environment,
+            environment=environment,
             state=state,
             nonces=nonces,
             identities=StateIdentityReader(state, self.suite),
@@ -258,12 +322,22 @@ class Chain:
         proposer: bytes,
         timestamp_ms: int,
         candidates: Sequence[PreparedTransaction],
+        epoch: int | None = None,
     ) -> Built:
-        """Build, execute and remember a block on `parent_hash` from mempool `candidates`."""
+        """Build, execute and remember a block on `parent_hash` from mempool `candidates`.
+        `epoch`, the engine's, must be the chain's at `height` (EpochMismatch), and `proposer`
+        a validator of that height (NotAValidator)."""
         ancestors = self._ancestors(parent_hash)
         parent = self._parent_header(ancestors)
         if parent.height + 1 != height:
             raise InvariantViolation(f"building {height} on a parent at {parent.height}")
+        environment, block_epoch_number, validators = self._block_rules(height, ancestors)
+        if epoch is not None and epoch != block_epoch_number:
+            raise EpochMismatch(
+                f"consensus is in epoch {epoch}, the chain in {block_epoch_number} at {height}"
+            )
+        if proposer not in validators.index_of:
+            raise NotAValidator(f"this node is not a validator at height {height}")
         pending = {p.tx_hash for a in ancestors for p in a.prepared}
         timestamp_ms = max(timestamp_ms, parent.timestamp_ms)
         context = BlockContext(
@@ -274,20 +348,24 @@ class Chain:
         body = build_block_body(
             (c for c in candidates if c.tx_hash not in pending),
             context=context,
-            limits=self.environment.limits,
+            limits=environment.limits,
             nonces=OverlayNonces(self.ledger, [a.next_nonces for a in ancestors]),
             identities=StateIdentityReader(state, self.suite),
         )
-        receipts, writes, update, next_nonces = self._execute(context, ancestors, body.transactions)
+        receipts, writes, update, next_nonces = self._execute(
+            context, ancestors, body.transactions, environment
+        )
         executed = self._remember(
             context,
             parent_hash,
             round_number,
+            block_epoch_number,
             body.transactions,
             receipts,
             writes,
             update,
             next_nonces,
+            self._change_after(height, ancestors, writes),
         )
         # A nonce already used is not proof of a bad transaction: the using block may still
         # lose its fork. The mempool drops those itself once a block commits.
@@ -304,11 +382,13 @@ class Chain:
         context: BlockContext,
         parent_hash: bytes,
         round_number: int,
+        epoch: int,
         transactions: Sequence[PreparedTransaction],
         receipts: tuple[Receipt, ...],
         writes: dict[bytes, bytes | None],
         update: TreeUpdate,
         next_nonces: dict[bytes, int],
+        change: ValidatorSetChange | None,
     ) -> ExecutedBlock:
         hash_fn = self.suite.hash
         header = BlockHeader(
@@ -320,7 +400,7 @@ class Chain:
             timestamp_ms=context.timestamp_ms,
             proposer=context.proposer,
             round=round_number,
-            config_version=CONFIG_VERSION,
+            config_version=epoch,
         )
         block = LedgerBlock(header=header, transactions=tuple(p.tx for p in transactions))
         executed = ExecutedBlock(
@@ -331,6 +411,7 @@ class Chain:
             writes=writes,
             update=update,
             next_nonces=next_nonces,
+            change=change,
         )
         self.executed[executed.block_hash] = executed
         return executed
@@ -340,16 +421,23 @@ class Chain:
     ) -> bool:
         """Re-execute a proposed block on its parent's state; True if every root matches.
         `transactions` are the payload's, resolved (and verified) by the caller."""
-        if block.block_hash in self.executed:
-            return True  # our own proposal, or seen in another round
+        return self.validate_block(block, payload, transactions) is not None
+
+    def validate_block(
+        self, block: Block, payload: ProposalPayload, transactions: Sequence[PreparedTransaction]
+    ) -> ExecutedBlock | None:
+        """`validate`, answering the executed block (None if it is not valid)."""
+        known = self.executed.get(block.block_hash)
+        if known is not None:
+            return known  # our own proposal, or seen in another round
         try:
             problem = self._validate(block, payload, transactions)
         except (InvalidBlock, UnknownParent) as error:
             problem = f"{type(error).__name__}: {error.message}"
         if problem:
             logger.warning("block rejected height=%d reason=%r", block.height, problem)
-            return False
-        return True
+            return None
+        return self.executed[block.block_hash]
 
     def _validate(
         self, block: Block, payload: ProposalPayload, transactions: Sequence[PreparedTransaction]
@@ -359,13 +447,14 @@ class Chain:
             return "payload header does not match the block"
         if header.hash(self.suite) != block.block_hash:
             return "block hash is not the header's hash"
-        if header.proposer not in self.validators.index_of:
-            return "proposer is not a validator"
-        if header.config_version != CONFIG_VERSION:
-            return "unknown configuration version"
         if tuple(p.tx_hash for p in transactions) != payload.tx_hashes:
             return "transactions do not match the payload"
         ancestors = self._ancestors(block.parent_hash)
+        environment, epoch, validators = self._block_rules(header.height, ancestors)
+        if header.proposer not in validators.index_of:
+            return "proposer is not a validator"
+        if header.config_version != epoch:
+            return f"configuration version {header.config_version} is not epoch {epoch}"
         parent = self._parent_header(ancestors)
         if header.timestamp_ms < parent.timestamp_ms:
             return "timestamp before the parent's"
@@ -377,7 +466,9 @@ class Chain:
             timestamp_ms=header.timestamp_ms,
             proposer=header.proposer,
         )
-        receipts, writes, update, next_nonces = self._execute(context, ancestors, transactions)
+        receipts, writes, update, next_nonces = self._execute(
+            context, ancestors, transactions, environment
+        )
         executed = ExecutedBlock(
             block=LedgerBlock(header=header, transactions=tuple(p.tx for p in transactions)),
             block_hash=block.block_hash,
@@ -386,6 +477,7 @@ class Chain:
             writes=writes,
             update=update,
             next_nonces=next_nonces,
+            change=self._change_after(header.height, ancestors, writes),
         )
         if receipts_root(self.suite.hash, [encode(r) for r in receipts]) != header.receipts_root:
             return "receipts root mismatch"
@@ -431,9 +523,18 @@ class Chain:
         ):
             logger.debug("synced block does not extend the head height=%d", header.height)
             return None
+        _, epoch, validators = self._block_rules(header.height, [])
+        if header.config_version != epoch:
+            logger.warning(
+                "synced block has configuration version %d, not epoch %d height=%d",
+                header.config_version,
+                epoch,
+                header.height,
+            )
+            return None
         if not verify_commit(
             self.chain_id.encode(),
-            self.validators,
+            validators,
             block_hash,
             header.height,
             certificate,

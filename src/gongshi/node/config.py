@@ -58,7 +58,9 @@ class NodeSection:
 class IdentitySection:
     certificate_file: Path = field(
         default=Path("node.crt"),
-        metadata=option("This node's certificate (role node), issued by its organisation's CA."),
+        metadata=option(
+            "This node's certificate (role node or observer), issued by its organisation's CA."
+        ),
     )
     signing_key_file: Path = field(
         default=Path("node.key"),
@@ -69,6 +71,13 @@ class IdentitySection:
         metadata=option(
             "TLS private key of the certificate (suite gm: the P-256 key);\n"
             'empty ("") means the signing key, as in suite intl.'
+        ),
+    )
+    organisation_ca_file: Path | None = field(
+        default=None,
+        metadata=option(
+            "CA certificate of this node's organisation, trusted before governance adds it\n"
+            'to the chain (a joining organisation; `gongshi org new` sets it). "": none.'
         ),
     )
 
@@ -146,6 +155,7 @@ class NodeConfig:
             return path if path.is_absolute() else base_dir / path
 
         tls_key = self.identity.tls_key_file
+        ca_file = self.identity.organisation_ca_file
         return replace(
             self,
             node=replace(
@@ -158,6 +168,7 @@ class NodeConfig:
                 certificate_file=absolute(self.identity.certificate_file),
                 signing_key_file=absolute(self.identity.signing_key_file),
                 tls_key_file=None if tls_key is None else absolute(tls_key),
+                organisation_ca_file=None if ca_file is None else absolute(ca_file),
             ),
         )
 

@@ -128,6 +128,12 @@ class Driver:
         self.counters = DriverCounters()
         self.failure: BaseException | None = None
 
+    def set_config(self, config: EngineConfig) -> None:
+        """Round timeouts governance changed: used from the engine's next timer on (timers
+        are liveness, not safety, so nodes may switch at slightly different moments)."""
+        self._config = config
+        self.engine.config = config
+
     # --- inputs -----------------------------------------------------------------------------
 
     async def received(self, sender: bytes, message: Message) -> None:

@@ -1,4 +1,4 @@
-"""Errors of the running node (codes 1900-1949)."""
+"""Errors of the running node (codes 1900-1909, 1910-1929)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class GenesisMismatch(ConfigError):
 
 
 class NotAValidator(ConfigError):
-    """Raised when the node's signing key is not one of the genesis validators' keys."""
+    """Raised when the node is asked to propose where its key is not in the validator set."""
 
     code = 1904
 
@@ -57,3 +57,15 @@ class LocalnetError(ConfigError):
     """Raised when `gongshi up` cannot create, reuse or start the local network directory."""
 
     code = 1908
+
+
+class EpochMismatch(NodeError):
+    """Raised when consensus asks for a block in another epoch than the chain's state says."""
+
+    code = 1910
+
+
+class SigningKeyMismatch(ConfigError):
+    """Raised when the node's signing key is not the chain key its certificate binds."""
+
+    code = 1911

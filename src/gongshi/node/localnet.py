@@ -54,9 +54,11 @@ def prepare_network(
     suite: str,
     base_port: int | None = None,
     force: bool = False,
+    extra_clients: int = 0,
 ) -> tuple[Genesis, bool]:
     """The network in `directory`, created if absent (or if `force`); (genesis, created).
-    LocalnetError if a different network is there already."""
+    LocalnetError if a different network is there already. `extra_clients`: client members
+    per organisation beyond the first, for a new network (see `NetworkOptions`)."""
     genesis_file = directory / "genesis.toml"
     if genesis_file.exists() and not force:
         try:
@@ -73,6 +75,7 @@ def prepare_network(
         organisations=nodes,
         suite=suite,
         base_port=DEFAULT_BASE_PORT if base_port is None else base_port,
+        extra_clients=extra_clients,
     )
     plan = create_network(options, directory, force=force or directory.exists())
     return plan.genesis, True

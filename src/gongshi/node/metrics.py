@@ -37,6 +37,11 @@ class Snapshot:
     reroots: int
     blocks_synced: int
     gossip_batches_dropped: int
+    epoch: int = 0
+    validators: int = 0
+    voting: bool = False  # this node's key is in the validator set of the current epoch
+    handshake_failures: int = 0
+    governance_updates: int = 0
 
 
 class _LiveCollector(Collector):
@@ -57,6 +62,9 @@ class _LiveCollector(Collector):
             ("gongshi_mempool_transactions", "Pending transactions.", snap.mempool_transactions),
             ("gongshi_mempool_bytes", "Encoded size of pending transactions.", snap.mempool_bytes),
             ("gongshi_peers_connected", "Live peer connections.", snap.peers_connected),
+            ("gongshi_consensus_epoch", "Current consensus epoch (validator set).", snap.epoch),
+            ("gongshi_validators", "Validators in the current epoch.", snap.validators),
+            ("gongshi_validator", "1 if this node votes in the current epoch.", int(snap.voting)),
         )
         for name, documentation, value in gauges:
             yield GaugeMetricFamily(name, documentation, value=value)
@@ -73,6 +81,16 @@ class _LiveCollector(Collector):
                 "gongshi_gossip_batches_dropped",
                 "Gossip batches dropped (queue full or malformed).",
                 snap.gossip_batches_dropped,
+            ),
+            (
+                "gongshi_peer_handshake_failures",
+                "Peer connections refused in the handshake (revoked, unknown, not allowed).",
+                snap.handshake_failures,
+            ),
+            (
+                "gongshi_governance_updates",
+                "Times the network took peers, trust and revocations from governance state.",
+                snap.governance_updates,
             ),
         )
         for name, documentation, value in counters:

@@ -20,10 +20,19 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from cryptography.x509.oid import NameOID
+
 from gongshi.consensus import EngineConfig, Message, SuiteSigner
-from gongshi.crypto import get_suite
-from gongshi.errors import GongshiError
-from gongshi.execution import ParallelMap, StateIdentityReader
+from gongshi.crypto import Suite, get_suite
+from gongshi.crypto.keyfile import read_file
+from gongshi.errors import ConfigError, GongshiError
+from gongshi.execution import BlockLimits, ParallelMap, StateIdentityReader
+from gongshi.execution.governance_state import (
+    chain_params_at,
+    governance_read,
+    revocation_list,
+    validator_schedule,
+)
 from gongshi.mempool import ChainHead, MempoolConfig
 from gongshi.network import (
     InboundMessage,
@@ -31,7 +40,6 @@ from gongshi.network import (
     MessageKind,
     Network,
     network_config_from_node,
-    peers_from_genesis,
 )
 from gongshi.node.api_adapter import ApiHandle, start_api
 from gongshi.node.app import NodeApplication
@@ -39,14 +47,16 @@ from gongshi.node.blocksync import BlockSync, SyncOptions
 from gongshi.node.chain import Chain, ExecutedBlock
 from gongshi.node.config import NodeConfig
 from gongshi.node.driver import Driver, refuse_optimised_run
-from gongshi.node.errors import NodeError, NotAValidator
-from gongshi.node.genesis import Genesis, genesis_hash, load_genesis
+from gongshi.node.errors import NodeError, SigningKeyMismatch
+from gongshi.node.genesis import ChainParams, Genesis, genesis_hash, load_genesis
 from gongshi.node.gossip import GossipingMempool, TxFetcher, TxGossip
 from gongshi.node.http import HttpServer
 from gongshi.node.metrics import NodeMetrics, Snapshot, metrics_handler
-from gongshi.node.overlay import LatestState
+from gongshi.node.overlay import LatestState, OverlayState
+from gongshi.node.reconfig import allowed_peers, state_trust, touches_network
 from gongshi.node.safety import SafetyStore
 from gongshi.node.wire import decode_consensus, encode_consensus
+from gongshi.pki.validation import OrganisationAuthority, load_certificate
 from gongshi.storage import Ledger, LedgerConfig
 
 logger = logging.getLogger(__name__)
@@ -59,9 +69,9 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def engine_config(genesis: Genesis) -> EngineConfig:
+def engine_config(source: Genesis | ChainParams) -> EngineConfig:
     """Consensus timings from the chain parameters (the back-off doubles up to the max)."""
-    params = genesis.params
+    params = source.params if isinstance(source, Genesis) else source
     exponent = 0
     while (params.round_timeout_ms << (exponent + 1)) <= params.round_timeout_max_ms:
         exponent += 1
@@ -92,6 +102,8 @@ class Node:
         self.network: Network | None = None
         self.api: ApiHandle | None = None
         self.metrics_server: HttpServer | None = None
+        self.governance_updates = 0
+        self._own_authorities: tuple[OrganisationAuthority, ...] = ()
 
     # --- start ------------------------------------------------------------------------------
 
@@ -103,8 +115,6 @@ class Node:
         suite = get_suite(genesis.suite)
         signing_key = suite.load_private_key(config.identity.signing_key_file)
         public_key = signing_key.public_key_bytes()
-        if public_key not in {v.public_key for v in genesis.validators}:
-            raise NotAValidator(f"{config.identity.signing_key_file}: not a genesis validator key")
         config.node.data_dir.mkdir(parents=True, exist_ok=True)
         hash_value = genesis_hash(genesis)
         loop = asyncio.get_running_loop()
@@ -123,33 +133,66 @@ class Node:
         )
         self.chain = chain
         head = ledger.get_header(chain.committed_height)
+        self.params = await loop.run_in_executor(self._worker, chain.committed_params)
         self.mempool = GossipingMempool(
             clock=loop.time,
-            config=MempoolConfig.from_params(genesis.params),
+            config=MempoolConfig.from_params(self.params),
             suite=suite,
             nonces=ledger,
             identities=StateIdentityReader(LatestState(ledger), suite),
             head=ChainHead(height=head.height, timestamp_ms=head.timestamp_ms),
             parallel=self._parallel,
         )
-        trust = genesis.trust_store()
-        network_config = network_config_from_node(config, genesis_hash=hash_value)
-        identity = LocalIdentity.load(config, trust, now_ms=wall_clock_ms())
-        self.network = Network(
-            network_config, identity, trust, peers_from_genesis(genesis), self._on_message
-        )
+        self.network = self._make_network(suite, public_key, hash_value)
         self._build_parts(suite, signing_key, public_key)
         await self._start_services()
+        root = self.driver.engine
         logger.info(
-            "node started name=%s height=%d validators=%d suite=%s",
+            "node started name=%s height=%d epoch=%d validators=%d role=%s suite=%s",
             self.name,
             chain.committed_height,
-            len(genesis.validators),
+            root.epoch,
+            root.validators.size,
+            "validator" if root.my_index is not None else "observer",
             suite.name,
         )
 
+    def _make_network(self, suite: Suite, public_key: bytes, hash_value: bytes) -> Network:
+        """The peer network, with peers, trust anchors and revocations from committed state
+        (genesis for a new node). The node's own certificate must pass the same checks."""
+        config = self.config
+        state = self.chain.committed_state()
+        own = own_authorities(config)
+        trust = state_trust(state, suite, own)
+        revocations = revocation_list(state)
+        identity = LocalIdentity.load(
+            config, trust, now_ms=wall_clock_ms(), revocations=revocations
+        )
+        if identity.public_key != public_key:
+            raise SigningKeyMismatch(
+                f"{config.identity.signing_key_file} is not the chain key of "
+                f"{config.identity.certificate_file}"
+            )
+        next_height = self.chain.committed_height + 1
+        peers = allowed_peers(state, next_height)
+        if all(peer.public_key != public_key for peer in peers):
+            logger.warning(
+                "this node is not a validator or observer in the chain state yet "
+                "(height=%d); peers refuse it until governance adds it",
+                next_height - 1,
+            )
+        self._own_authorities = own
+        network_config = network_config_from_node(config, genesis_hash=hash_value)
+        return Network(
+            network_config,
+            identity,
+            trust,
+            peers,
+            self._on_message,
+            revocations=revocations,
+        )
+
     def _build_parts(self, suite: Any, signing_key: Any, public_key: bytes) -> None:
-        genesis = self.genesis
         network = self.network
         assert network is not None and self.ledger is not None
         self.fetcher = TxFetcher(
@@ -164,12 +207,13 @@ class Node:
             worker=self._worker,
             fetch=self.fetcher.fetch,
             proposer_key=public_key,
-            block_interval_ms=genesis.params.block_interval_ms,
+            block_interval_ms=self.params.block_interval_ms,
         )
+        self.app.limits = BlockLimits.from_params(self.params)
         self.gossip = TxGossip(mempool=self.mempool, broadcast=network.broadcast)
         self.safety = SafetyStore(self.config.node.data_dir)
         self.driver = Driver(
-            config=engine_config(genesis),
+            config=engine_config(self.params),
             signer=SuiteSigner(signing_key),
             verifier=self.chain.verifier,
             root=self.chain.committed_root(),
@@ -285,13 +329,69 @@ class Node:
         if executed_at is not None:
             latency = asyncio.get_running_loop().time() - executed_at
         self.metrics.observe_commit(executed.height, len(executed.prepared), latency)
+        self._follow_governance(executed)
         if self.api is not None:
             self.api.publish(executed.block, executed.receipts)
 
+    # --- governance ---------------------------------------------------------------------------
+
+    def _follow_governance(self, executed: ExecutedBlock) -> None:
+        """After a commit: parameters in force for the next block, and, if the block changed
+        organisations, nodes or revocations, or a validator set takes force next, the
+        network's trust anchors, revocation list and allowed peers."""
+        state = OverlayState(self.chain.ledger, executed.height, ())
+        next_height = executed.height + 1
+        try:
+            params = chain_params_at(state, next_height, fallback=self.genesis.params)
+            if params != self.params:
+                self._apply_params(params, next_height)
+            if touches_network(executed.receipts) or next_height in self._activations(state):
+                self._update_network(state, next_height)
+        except GongshiError as error:  # corrupt governance records: keep the old settings
+            logger.error("cannot read governance state height=%d reason=%r", executed.height, error)
+
+    def _activations(self, state: OverlayState) -> set[int]:
+        return {entry.activation_height for entry in validator_schedule(governance_read(state))}
+
+    def _apply_params(self, params: ChainParams, height: int) -> None:
+        self.params = params
+        self.app.set_pace(
+            block_interval_ms=params.block_interval_ms, limits=BlockLimits.from_params(params)
+        )
+        self.mempool.set_config(MempoolConfig.from_params(params))
+        self.driver.set_config(engine_config(params))
+        logger.info(
+            "chain parameters in force height=%d block_txs_max=%d block_interval_ms=%d "
+            "round_timeout_ms=%d mempool_txs_max=%d",
+            height,
+            params.block_txs_max,
+            params.block_interval_ms,
+            params.round_timeout_ms,
+            params.mempool_txs_max,
+        )
+
+    def _update_network(self, state: OverlayState, next_height: int) -> None:
+        network = self.network
+        assert network is not None
+        suite = self.chain.suite
+        network.set_trust(state_trust(state, suite, self._own_authorities))
+        revocations = revocation_list(state)
+        network.set_revocations(revocations)
+        peers = allowed_peers(state, next_height)
+        network.set_allowed_peers(peers)
+        self.governance_updates += 1
+        logger.info(
+            "network follows governance height=%d peers=%d revoked=%d",
+            next_height - 1,
+            len(peers),
+            len(revocations.serials) + len(revocations.key_hashes),
+        )
+
     def metrics_snapshot(self) -> Snapshot:
         assert self.network is not None
+        engine = self.driver.engine
         return Snapshot(
-            round=self.driver.engine.round,
+            round=engine.round,
             mempool_transactions=len(self.mempool),
             mempool_bytes=self.mempool.size_bytes,
             peers_connected=len(self.network.connected_peers()),
@@ -300,6 +400,11 @@ class Node:
             reroots=self.driver.counters.reroots,
             blocks_synced=self.sync.counters.blocks_applied,
             gossip_batches_dropped=self.gossip.counters.batches_dropped,
+            epoch=engine.epoch,
+            validators=engine.validators.size,
+            voting=engine.my_index is not None,
+            handshake_failures=self.network.counters().handshake_failures,
+            governance_updates=self.governance_updates,
         )
 
     # --- partition switch (tests, operators) --------------------------------------------------
@@ -345,6 +450,19 @@ class Node:
         if self.ledger is not None:
             self.ledger.close()
         logger.info("node stopped name=%s", self.name)
+
+
+def own_authorities(config: NodeConfig) -> tuple[OrganisationAuthority, ...]:
+    """This node's organisation CA from `identity.organisation_ca_file`, if set: a joining
+    organisation's node trusts its own CA before governance puts it in state."""
+    path = config.identity.organisation_ca_file
+    if path is None:
+        return ()
+    certificate = load_certificate(read_file(path))
+    names = certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    if not names:
+        raise ConfigError(f"{path}: the CA certificate names no organisation (O=)")
+    return (OrganisationAuthority(organisation=str(names[0].value), certificate=certificate),)
 
 
 def describe_failure(error: BaseException) -> str:

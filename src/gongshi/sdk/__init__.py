@@ -12,8 +12,11 @@ and receipts awaited by subscription. docs/sdk.md has the details.
 
 from gongshi.sdk.aclient import AsyncClient
 from gongshi.sdk.client import Client
+from gongshi.sdk.contracts import ProvenCode, ProvenContract
 from gongshi.sdk.errors import (
+    GovernanceCallFailed,
     IdentityNotFound,
+    InvalidGovernancePayload,
     MalformedResponse,
     NodeUnreachable,
     ProofMismatch,
@@ -23,6 +26,7 @@ from gongshi.sdk.errors import (
     TransactionFailed,
     UnverifiedHeader,
 )
+from gongshi.sdk.governance import ProvenProposal
 from gongshi.sdk.identity import Identity
 from gongshi.sdk.network import NetworkInfo
 from gongshi.sdk.notary import NotaryRecord, ProvenRecord, hash_file
@@ -38,14 +42,19 @@ from gongshi.sdk.verify import (
 __all__ = [
     "AsyncClient",
     "Client",
+    "GovernanceCallFailed",
     "Identity",
     "IdentityNotFound",
+    "InvalidGovernancePayload",
     "MalformedResponse",
     "NetworkInfo",
     "NodeUnreachable",
     "NotaryRecord",
     "ProofMismatch",
     "ProofVerifier",
+    "ProvenCode",
+    "ProvenContract",
+    "ProvenProposal",
     "ProvenRecord",
     "ReceiptTimeout",
     "RemoteError",

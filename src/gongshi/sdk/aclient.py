@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from websockets.exceptions import WebSocketException
 
 from gongshi.api.wire import to_hex
 from gongshi.codec import Transaction, encode
+from gongshi.sdk import contracts as contract_proofs
 from gongshi.sdk.core import (
     NONCE_RETRIES_MAX,
     SEND_RETRY_S,
@@ -30,6 +31,14 @@ from gongshi.sdk.core import (
     ws_url,
 )
 from gongshi.sdk.errors import MalformedResponse, NodeUnreachable, ReceiptTimeout, RemoteError
+from gongshi.sdk.governance import (
+    GOVERNANCE_GAS_LIMIT,
+    ProvenProposal,
+    proposal_args,
+    require_accepted,
+    returned_id,
+    returned_map,
+)
 from gongshi.sdk.identity import Identity
 from gongshi.sdk.network import DEFAULT_NETWORK_DIR, NetworkInfo
 from gongshi.sdk.notary import ProvenRecord
@@ -223,6 +232,124 @@ class AsyncClient:
     ) -> VerifiedReceipt:
         args = self.core.register_args(doc_hash, metadata, locator)
         return await self.execute("notary", "register", args, timeout_s=timeout_s)
+
+    # --- governance ------------------------------------------------------------------------
+
+    async def propose(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        description: str | None = None,
+        expiry_height: int | None = None,
+        activation_height: int | None = None,
+        timeout_s: float = 30.0,
+    ) -> int:
+        """As `Client.propose`: the proposal id, or GovernanceCallFailed."""
+        args = proposal_args(
+            kind,
+            payload,
+            description=description,
+            expiry_height=expiry_height,
+            activation_height=activation_height,
+        )
+        receipt = await self.execute(
+            "governance",
+            "propose",
+            args,
+            timeout_s=timeout_s,
+            check=False,
+            gas_limit=GOVERNANCE_GAS_LIMIT,
+        )
+        return returned_id(require_accepted(receipt, "proposal"))
+
+    async def vote(
+        self, proposal_id: int, approve: bool, *, timeout_s: float = 30.0
+    ) -> dict[str, Any]:
+        """As `Client.vote`: `{id, status, yes, no}` after the vote."""
+        args = {"id": proposal_id, "approve": approve}
+        receipt = await self.execute(
+            "governance",
+            "vote",
+            args,
+            timeout_s=timeout_s,
+            check=False,
+            gas_limit=GOVERNANCE_GAS_LIMIT,
+        )
+        return dict(returned_map(require_accepted(receipt, "vote")))
+
+    async def proposal(self, proposal_id: int) -> ProvenProposal:
+        result = await self.rpc.call("gov_proposal", {"id": proposal_id})
+        return self.core.proposal_result(result, proposal_id)
+
+    async def proposals(
+        self, *, status: str | None = None, start: int = 0, limit: int = 20
+    ) -> dict[str, Any]:
+        params = self.core.proposals_params(status, start, limit)
+        result = await self.rpc.call("gov_proposals", params)
+        return self.core.object_result(result, "gov_proposals")
+
+    async def params(self) -> dict[str, Any]:
+        return self.core.object_result(await self.rpc.call("gov_params"), "gov_params")
+
+    async def validators(self) -> dict[str, Any]:
+        return self.core.object_result(await self.rpc.call("gov_validators"), "gov_validators")
+
+    async def organisations(self) -> dict[str, Any]:
+        result = await self.rpc.call("gov_organisations")
+        return self.core.object_result(result, "gov_organisations")
+
+    # --- deployed contracts (as `Client`'s) -----------------------------------------------
+
+    async def contract_upload(self, code: str, *, timeout_s: float = 30.0) -> bytes:
+        receipt = await self.execute(
+            "contracts",
+            "upload",
+            {"code": code},
+            timeout_s=timeout_s,
+            gas_limit=contract_proofs.UPLOAD_GAS_LIMIT,
+        )
+        return contract_proofs.upload_result(receipt)
+
+    async def contract_call(
+        self,
+        name: str,
+        method: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        gas_limit: int = DEFAULT_GAS_LIMIT,
+        timeout_s: float = 30.0,
+        check: bool = True,
+    ) -> VerifiedReceipt:
+        return await self.execute(
+            name, method, dict(args or {}), timeout_s=timeout_s, check=check, gas_limit=gas_limit
+        )
+
+    async def contract_query(
+        self,
+        name: str,
+        method: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        height: int | None = None,
+    ) -> Any:
+        params = contract_proofs.query_params(name, method, args, height)
+        result = await self.rpc.call("contract_query", params)
+        return contract_proofs.query_result(self.core, result)
+
+    async def contract_get(
+        self, name: str, *, height: int | None = None
+    ) -> contract_proofs.ProvenContract:
+        result = await self.rpc.call("contract_get", contract_proofs.get_params(name, height))
+        return contract_proofs.get_result(self.core, result, name, height)
+
+    async def contract_code(
+        self, name: str, *, version: int | None = None
+    ) -> contract_proofs.ProvenCode:
+        proven = await self.contract_get(name)
+        params, code_hash = contract_proofs.code_params(proven, version)
+        result = await self.rpc.call("contract_code", params)
+        return contract_proofs.code_result(self.core, result, params, code_hash)
 
     # --- subscriptions ---------------------------------------------------------------------
 

@@ -11,11 +11,13 @@ Every read that the chain can prove is verified before it is returned (see `veri
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from gongshi.api.wire import to_hex
 from gongshi.codec import Transaction, encode
+from gongshi.sdk import contracts as contract_proofs
 from gongshi.sdk.core import (
     NONCE_RETRIES_MAX,
     POLL_INTERVAL_S,
@@ -25,6 +27,14 @@ from gongshi.sdk.core import (
     load_connection,
 )
 from gongshi.sdk.errors import ReceiptTimeout, RemoteError
+from gongshi.sdk.governance import (
+    GOVERNANCE_GAS_LIMIT,
+    ProvenProposal,
+    proposal_args,
+    require_accepted,
+    returned_id,
+    returned_map,
+)
 from gongshi.sdk.identity import Identity
 from gongshi.sdk.network import DEFAULT_NETWORK_DIR, NetworkInfo
 from gongshi.sdk.notary import ProvenRecord
@@ -268,3 +278,133 @@ class Client:
         """Notarize a document hash; the verified receipt of `notary.register`."""
         args = self.core.register_args(doc_hash, metadata, locator)
         return self.execute("notary", "register", args, timeout_s=timeout_s)
+
+    # --- governance ------------------------------------------------------------------------
+
+    def propose(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        description: str | None = None,
+        expiry_height: int | None = None,
+        activation_height: int | None = None,
+        timeout_s: float = 30.0,
+    ) -> int:
+        """Submit a governance proposal (admins only; counts as the organisation's yes) and
+        wait for it; the proposal id. GovernanceCallFailed if the receipt is not SUCCESS."""
+        args = proposal_args(
+            kind,
+            payload,
+            description=description,
+            expiry_height=expiry_height,
+            activation_height=activation_height,
+        )
+        receipt = self.execute(
+            "governance",
+            "propose",
+            args,
+            timeout_s=timeout_s,
+            check=False,
+            gas_limit=GOVERNANCE_GAS_LIMIT,
+        )
+        return returned_id(require_accepted(receipt, "proposal"))
+
+    def vote(self, proposal_id: int, approve: bool, *, timeout_s: float = 30.0) -> dict[str, Any]:
+        """Cast this organisation's vote; `{id, status, yes, no}` after it."""
+        args = {"id": proposal_id, "approve": approve}
+        receipt = self.execute(
+            "governance",
+            "vote",
+            args,
+            timeout_s=timeout_s,
+            check=False,
+            gas_limit=GOVERNANCE_GAS_LIMIT,
+        )
+        return dict(returned_map(require_accepted(receipt, "vote")))
+
+    def proposal(self, proposal_id: int) -> ProvenProposal:
+        """Proposal `proposal_id`, verified by the state proof of its stored encoding;
+        RemoteError 1965 (GovProposalNotFound) if there is none."""
+        result = self.rpc.call("gov_proposal", {"id": proposal_id})
+        return self.core.proposal_result(result, proposal_id)
+
+    def proposals(
+        self, *, status: str | None = None, start: int = 0, limit: int = 20
+    ) -> dict[str, Any]:
+        """A page of proposals `{height, total, proposals, next}` (not proven)."""
+        params = self.core.proposals_params(status, start, limit)
+        return self.core.object_result(self.rpc.call("gov_proposals", params), "gov_proposals")
+
+    def params(self) -> dict[str, Any]:
+        """Chain parameters `{height, in_force, scheduled}` (not proven)."""
+        return self.core.object_result(self.rpc.call("gov_params"), "gov_params")
+
+    def validators(self) -> dict[str, Any]:
+        """Validator sets `{height, in_force, pending, observers}` (not proven)."""
+        return self.core.object_result(self.rpc.call("gov_validators"), "gov_validators")
+
+    def organisations(self) -> dict[str, Any]:
+        """Member organisations `{height, organisations}` (not proven)."""
+        return self.core.object_result(self.rpc.call("gov_organisations"), "gov_organisations")
+
+    # --- deployed contracts ----------------------------------------------------------------
+
+    def contract_upload(self, code: str, *, timeout_s: float = 30.0) -> bytes:
+        """Upload contract source (admins); its code hash, for a deploy or upgrade proposal.
+        TransactionFailed (listing the checker's `line:col: reason` problems) if refused."""
+        receipt = self.execute(
+            "contracts",
+            "upload",
+            {"code": code},
+            timeout_s=timeout_s,
+            gas_limit=contract_proofs.UPLOAD_GAS_LIMIT,
+        )
+        return contract_proofs.upload_result(receipt)
+
+    def contract_call(
+        self,
+        name: str,
+        method: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        gas_limit: int = DEFAULT_GAS_LIMIT,
+        timeout_s: float = 30.0,
+        check: bool = True,
+    ) -> VerifiedReceipt:
+        """Call export `method` of the deployed contract `name` (or 0x address) by a
+        transaction; the verified receipt (return value, events). TransactionFailed unless it
+        succeeded (with `check`)."""
+        return self.execute(
+            name, method, dict(args or {}), timeout_s=timeout_s, check=check, gas_limit=gas_limit
+        )
+
+    def contract_query(
+        self,
+        name: str,
+        method: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        height: int | None = None,
+    ) -> Any:
+        """Run a read-only export (or system method) against the state at `height` (default:
+        the head), without a transaction; the result in JSON form (bytes as 0x hex). Not
+        proven: the node ran it."""
+        params = contract_proofs.query_params(name, method, args, height)
+        return contract_proofs.query_result(self.core, self.rpc.call("contract_query", params))
+
+    def contract_get(
+        self, name: str, *, height: int | None = None
+    ) -> contract_proofs.ProvenContract:
+        """The lifecycle record of contract `name` (or 0x address), verified by the state
+        proof of its stored encoding; RemoteError (CallNotFound) if none is deployed."""
+        result = self.rpc.call("contract_get", contract_proofs.get_params(name, height))
+        return contract_proofs.get_result(self.core, result, name, height)
+
+    def contract_code(self, name: str, *, version: int | None = None) -> contract_proofs.ProvenCode:
+        """The source of `version` (default: the current one) of contract `name`, proven:
+        the version's code hash comes from the proven record, the source from a state proof
+        at the same height, and the two must match."""
+        params, code_hash = contract_proofs.code_params(self.contract_get(name), version)
+        result = self.rpc.call("contract_code", params)
+        return contract_proofs.code_result(self.core, result, params, code_hash)

@@ -14,6 +14,8 @@ from gongshi.api.wire import from_hex, to_hex
 from gongshi.codec import ReceiptStatus, Transaction
 from gongshi.errors import GongshiError
 from gongshi.sdk.errors import MalformedResponse, SdkError, TransactionFailed
+from gongshi.sdk.governance import NAMESPACE as GOVERNANCE
+from gongshi.sdk.governance import ProvenProposal, proposal_key, proven_proposal
 from gongshi.sdk.identity import Identity
 from gongshi.sdk.network import NetworkInfo
 from gongshi.sdk.notary import NAMESPACE, ProvenRecord, proven_record, record_key
@@ -155,3 +157,25 @@ class ClientCore:
         if locator is not None:
             args["locator"] = locator
         return args
+
+    # --- governance ------------------------------------------------------------------------
+
+    def proposal_result(self, result: Any, proposal_id: int) -> ProvenProposal:
+        """A `gov_proposal` result, checked through the state proof of the stored proposal."""
+        if not isinstance(result, dict):
+            raise MalformedResponse("gov_proposal answered without a result object")
+        state = self.verifier.state(result.get("state"), GOVERNANCE, proposal_key(proposal_id))
+        return proven_proposal(state, proposal_id)
+
+    @staticmethod
+    def proposals_params(status: str | None, start: int, limit: int) -> dict[str, Any]:
+        params: dict[str, Any] = {"start": start, "limit": limit}
+        if status is not None:
+            params["status"] = status
+        return params
+
+    @staticmethod
+    def object_result(result: Any, method: str) -> dict[str, Any]:
+        if not isinstance(result, dict):
+            raise MalformedResponse(f"{method} answered without a result object")
+        return dict(result)

@@ -7,7 +7,12 @@ codes one to one, and so does the SDK. Every verification failure is an `Invalid
 
 from __future__ import annotations
 
-from gongshi.errors import ConfigError, GongshiError, InvalidProof
+from typing import TYPE_CHECKING
+
+from gongshi.errors import ConfigError, GongshiError, InvalidProof, ValidationError
+
+if TYPE_CHECKING:
+    from gongshi.sdk.verify import VerifiedReceipt
 
 
 class SdkError(GongshiError):
@@ -71,3 +76,24 @@ class TransactionFailed(SdkError):
     """Raised when a committed transaction's receipt reports a failure (status, error)."""
 
     code = 1988
+
+
+class InvalidGovernancePayload(ValidationError):
+    """Raised when a governance proposal's payload or arguments (names, certificates, keys,
+    addresses, parameters) would be refused by the contract: checked before sending."""
+
+    code = 1989
+
+
+class GovernanceCallFailed(SdkError):
+    """Raised when a governance transaction's receipt is not SUCCESS; `code` is the
+    contract's error code from the receipt (e.g. 1614 AlreadyVoted, 1612 ProposerNotAdmin)
+    when it gives one, `receipt` the verified receipt."""
+
+    code = 1990
+
+    def __init__(self, message: str, *, receipt: VerifiedReceipt, receipt_code: int) -> None:
+        super().__init__(message)
+        if receipt_code:
+            self.code = receipt_code
+        self.receipt = receipt

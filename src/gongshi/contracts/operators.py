@@ -1,0 +1,252 @@
+"""Operators of contract code, routed through checks that bound what CPython allocates.
+
+The instrumenter turns `a + b` into `__gs_add(a, b)` and so on. Each helper has a fast path
+for two plain ints; the rest checks sizes before allocating (`'a' * 10**10` and `1 << 10**9`
+fail before any memory is touched) and charges gas for work proportional to size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gongshi.contracts.faults import ContractFault, LimitFault
+from gongshi.contracts.fixedpoint import Decimal
+from gongshi.contracts.limits import GAS_INT_WORD, INT_BITS_MAX, INT_LIMIT
+from gongshi.contracts.sizes import (
+    Allocator,
+    check_int,
+    check_length,
+    items_gas,
+    size_gas,
+    text_gas,
+)
+from gongshi.contracts.values import type_name
+
+Charge = Callable[[int, str], None]
+_REASON = "contract operator"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int)  # bool included, as in Python
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int) or type(value) is Decimal
+
+
+def _unsupported(symbol: str, left: Any, right: Any) -> ContractFault:
+    return ContractFault(
+        "TypeError",
+        f"unsupported operand types for {symbol}: {type_name(left)} and {type_name(right)}",
+    )
+
+
+def _words(value: int) -> int:
+    return value.bit_length() // 64 + 1
+
+
+class Operators(Allocator):
+    """Binary operators and comparisons; mixed into `Machine`, which provides `charge`."""
+
+    __slots__ = ()
+    charge: Charge
+
+    # --- arithmetic -------------------------------------------------------------------------
+    def add(self, left: Any, right: Any) -> Any:
+        if type(left) is int and type(right) is int:
+            result = left + right
+            if -INT_LIMIT < result < INT_LIMIT:
+                return result
+            raise LimitFault(f"integer has more than {INT_BITS_MAX} bits")
+        if _is_number(left) and _is_number(right):
+            return _number_result(left + right)
+        kind = type(left)
+        if kind is type(right) and kind in (str, bytes, list, tuple):
+            length = check_length(kind, len(left) + len(right))
+            self.produce(kind, length)
+            return left + right
+        raise _unsupported("+", left, right)
+
+    def iadd(self, left: Any, right: Any) -> Any:
+        """`left += right`: in place for a list (as in Python), else `left + right`."""
+        if type(left) is list and type(right) in (list, tuple):
+            length = check_length(list, len(left) + len(right))
+            self.produce(list, length - len(left))
+            left.extend(right)
+            return left
+        return self.add(left, right)
+
+    def sub(self, left: Any, right: Any) -> Any:
+        if type(left) is int and type(right) is int:
+            result = left - right
+            if -INT_LIMIT < result < INT_LIMIT:
+                return result
+            raise LimitFault(f"integer has more than {INT_BITS_MAX} bits")
+        if _is_number(left) and _is_number(right):
+            return _number_result(left - right)
+        raise _unsupported("-", left, right)
+
+    def mul(self, left: Any, right: Any) -> Any:
+        if _is_int(left) and _is_int(right):
+            return self._int_mul(left, right)
+        if _is_number(left) and _is_number(right):
+            return left * right
+        if _is_int(right) and type(left) in (str, bytes, list, tuple):
+            return self._repeat(left, right)
+        if _is_int(left) and type(right) in (str, bytes, list, tuple):
+            return self._repeat(right, left)
+        raise _unsupported("*", left, right)
+
+    def _int_mul(self, left: int, right: int) -> int:
+        if left.bit_length() + right.bit_length() > INT_BITS_MAX + 1:
+            raise LimitFault(f"integer has more than {INT_BITS_MAX} bits")
+        self.charge(GAS_INT_WORD * _words(left) * _words(right), _REASON)
+        return check_int(left * right)
+
+    def _repeat(self, sequence: str | bytes | list[object] | tuple[object, ...], count: int) -> Any:
+        length = check_length(type(sequence), len(sequence) * max(count, 0))
+        self.produce(type(sequence), length)
+        return sequence * count
+
+    def truediv(self, left: Any, right: Any) -> Any:
+        if (type(left) is Decimal or type(right) is Decimal) and (
+            _is_number(left) and _is_number(right)
+        ):
+            return left / right
+        if _is_int(left) and _is_int(right):
+            raise ContractFault("TypeError", "/ on integers gives a float: use // or Decimal")
+        raise _unsupported("/", left, right)
+
+    def floordiv(self, left: Any, right: Any) -> Any:
+        if _is_int(left) and _is_int(right):
+            self.charge(GAS_INT_WORD * _words(left) * _words(right), _REASON)
+            return left // right
+        raise _unsupported("//", left, right)
+
+    def mod(self, left: Any, right: Any) -> Any:
+        if _is_int(left) and _is_int(right):
+            self.charge(GAS_INT_WORD * _words(left) * _words(right), _REASON)
+            return left % right
+        raise _unsupported("%", left, right)
+
+    def pow(self, left: Any, right: Any) -> Any:
+        if not (_is_int(left) and _is_int(right)):
+            raise _unsupported("**", left, right)
+        base, exponent = int(left), int(right)
+        if exponent < 0:
+            raise ContractFault("ValueError", "negative exponent (it would give a float)")
+        if base in (0, 1, -1) or exponent <= 1:
+            return base**exponent
+        # The result has at least (bits - 1) * exponent + 1 bits: refuse before computing.
+        if (base.bit_length() - 1) * exponent + 1 > INT_BITS_MAX or exponent > INT_BITS_MAX:
+            raise LimitFault(f"integer has more than {INT_BITS_MAX} bits")
+        result_words = (base.bit_length() * exponent) // 64 + 1
+        self.charge(GAS_INT_WORD * result_words * result_words, _REASON)
+        return check_int(base**exponent)
+
+    def lshift(self, left: Any, right: Any) -> Any:
+        if not (_is_int(left) and _is_int(right)):
+            raise _unsupported("<<", left, right)
+        if right < 0:
+            raise ContractFault("ValueError", "negative shift count")
+        if left and left.bit_length() + right > INT_BITS_MAX:
+            raise LimitFault(f"integer has more than {INT_BITS_MAX} bits")
+        return left << right if left else 0
+
+    def rshift(self, left: Any, right: Any) -> Any:
+        if not (_is_int(left) and _is_int(right)):
+            raise _unsupported(">>", left, right)
+        if right < 0:
+            raise ContractFault("ValueError", "negative shift count")
+        return left >> min(right, INT_BITS_MAX + 1)
+
+    def bitand(self, left: Any, right: Any) -> Any:
+        if _is_int(left) and _is_int(right):
+            return left & right
+        raise _unsupported("&", left, right)
+
+    def bitor(self, left: Any, right: Any) -> Any:
+        if _is_int(left) and _is_int(right):
+            return left | right
+        raise _unsupported("|", left, right)
+
+    def bitxor(self, left: Any, right: Any) -> Any:
+        if _is_int(left) and _is_int(right):
+            return left ^ right
+        raise _unsupported("^", left, right)
+
+    # --- comparisons ------------------------------------------------------------------------
+    def _compare_gas(self, left: Any, right: Any) -> None:
+        gas = size_gas(left) + size_gas(right)
+        if gas:
+            self.charge(gas, _REASON)
+
+    def eq(self, left: Any, right: Any) -> bool:
+        if type(left) is not int or type(right) is not int:
+            self._compare_gas(left, right)
+        return bool(left == right)
+
+    def ne(self, left: Any, right: Any) -> bool:
+        if type(left) is not int or type(right) is not int:
+            self._compare_gas(left, right)
+        return bool(left != right)
+
+    def lt(self, left: Any, right: Any) -> bool:
+        if type(left) is not int or type(right) is not int:
+            self._ordered(left, right)
+        return bool(left < right)
+
+    def le(self, left: Any, right: Any) -> bool:
+        if type(left) is not int or type(right) is not int:
+            self._ordered(left, right)
+        return bool(left <= right)
+
+    def gt(self, left: Any, right: Any) -> bool:
+        if type(left) is not int or type(right) is not int:
+            self._ordered(left, right)
+        return bool(left > right)
+
+    def ge(self, left: Any, right: Any) -> bool:
+        if type(left) is not int or type(right) is not int:
+            self._ordered(left, right)
+        return bool(left >= right)
+
+    def _ordered(self, left: Any, right: Any) -> None:
+        if not (_is_number(left) and _is_number(right)) and type(left) is not type(right):
+            raise ContractFault(
+                "TypeError", f"cannot order {type_name(left)} and {type_name(right)}"
+            )
+        self._compare_gas(left, right)
+
+    def contains(self, item: Any, container: Any) -> bool:
+        kind = type(container)
+        if kind is dict:
+            self.charge(size_gas(item), _REASON)
+        elif kind is str or kind is bytes:
+            self.charge(text_gas(len(container)) + size_gas(item), _REASON)
+        elif kind is list or kind is tuple:
+            self.charge(items_gas(len(container)), _REASON)
+        return item in container
+
+    def not_contains(self, item: Any, container: Any) -> bool:
+        return not self.contains(item, container)
+
+    # --- slices -----------------------------------------------------------------------------
+    def slice(self, value: Any, lower: Any, upper: Any, step: Any) -> Any:
+        kind = type(value)
+        if kind not in (str, bytes, list, tuple):
+            raise ContractFault("TypeError", f"a {type_name(value)} cannot be sliced")
+        for bound in (lower, upper, step):
+            if bound is not None and not _is_int(bound):
+                raise ContractFault("TypeError", "slice bounds must be int or None")
+        part = slice(lower, upper, step)
+        length = len(range(*part.indices(len(value))))
+        self.produce(kind, length)
+        return value[part]
+
+
+def _number_result(value: Any) -> Any:
+    if type(value) is int or type(value) is bool:
+        return check_int(int(value))
+    return value
