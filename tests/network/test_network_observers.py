@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 
 from gongshi.crypto.keyfile import write_private_file
@@ -15,7 +16,7 @@ from gongshi.network import PeerInfo
 from gongshi.pki import RevocationList
 from gongshi.pki.issue import CertificateAuthority, MemberRequest, Validity
 from gongshi.pki.issue import issue_member_certificate as issue
-from gongshi.pki.profile import profile_for
+from gongshi.pki.profile import generate_certificate_key, private_key_pem, profile_for
 from gongshi.pki.roles import Role
 from gongshi.pki.validation import load_certificate
 
@@ -33,18 +34,27 @@ def observer_member(cluster: Any, tmp_path: Path, organisation: str = "org2") ->
         ),
     )
     chain_key = suite.generate_private_key()
+    # gm: TLS uses a separate P-256 key; the chain key travels in an extension.
+    tls_key = (
+        generate_certificate_key(authority.profile)
+        if authority.profile.chain_key_in_extension
+        else None
+    )
     start = datetime.now(UTC) - timedelta(hours=1)
     request = MemberRequest(
         common_name="observer1",
         role=Role.OBSERVER,
         chain_public_key=chain_key.public_key_bytes(),
         validity=Validity.starting(start, 30),
+        tls_public_key=None if tls_key is None else tls_key.public_key(),
     )
     certificate = issue(authority, suite, request)
     certificate_file = tmp_path / "observer.crt"
     certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     key_file = tmp_path / "observer.key"
-    write_private_file(key_file, chain_key.to_pem())
+    write_private_file(
+        key_file, chain_key.to_pem() if tls_key is None else private_key_pem(tls_key)
+    )
     member = cluster.member(organisation, Role.CLIENT)  # same shape; replace its fields
     member.certificate_file = certificate_file
     member.key_file = key_file
@@ -54,9 +64,11 @@ def observer_member(cluster: Any, tmp_path: Path, organisation: str = "org2") ->
     return member
 
 
+@pytest.mark.parametrize("suite", ["intl", "gm"])
 def test_an_observer_dials_the_validators_and_is_cut_off_when_revoked(
-    cluster: Any, net: Any, tmp_path: Path
+    request: pytest.FixtureRequest, net: Any, tmp_path: Path, suite: str
 ) -> None:
+    cluster = request.getfixturevalue("cluster" if suite == "intl" else "gm_cluster")
     observer = observer_member(cluster, tmp_path)
     observer_peer = PeerInfo(public_key=observer.public_key, name="observer1", address=None)
 

@@ -135,7 +135,8 @@ def test_a_lagging_node_syncs_verifies_and_reroots(tmp_path: Path) -> None:
         status = Status(committed_height=BLOCKS, head_hash=source.ledger.head_hash)
         syncing.status_received(peer, status.encode())
         async with asyncio.timeout(20):
-            while target.committed_height < BLOCKS:
+            # The reroot follows the batch's commits: wait for it too, not just the height.
+            while not reroots or reroots[-1].block.height < BLOCKS:
                 await asyncio.sleep(0.01)
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)

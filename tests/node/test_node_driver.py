@@ -23,7 +23,7 @@ from gongshi.consensus import (
     genesis_root,
     root_after_commit,
 )
-from gongshi.consensus.sim.app import build_block, genesis_block, validate_block
+from gongshi.consensus.sim.app import ReconfigPlan, build_block, genesis_block, validate_block
 from gongshi.consensus.sim.keys import KeyRing, MacSigner, secret_for
 from gongshi.node.driver import Driver, refuse_optimised_run
 from gongshi.node.errors import OptimisedRun
@@ -249,3 +249,51 @@ def test_every_message_the_drivers_sent_round_trips_through_the_wire() -> None:
             assert isinstance(item, SafetyState)
             assert decode_safety_state(encode_safety_state(item)) == item
     assert {"Proposal", "Vote"} <= kinds
+
+
+@dataclass
+class SlowCommitApp(FakeApp):
+    """Announces a validator-set change at height 2 (same keys, from height 4) and makes
+    every commit durable only a little later, journaled as ("durable", node, height)."""
+
+    journal: Journal = field(default_factory=Journal)
+    keys: tuple[bytes, ...] = ()
+
+    async def build_proposal(self, action: BuildProposal) -> ProposalBuilt:
+        await asyncio.sleep(0.001)
+        plan = ReconfigPlan(height=2, activation_height=4, public_keys=self.keys)
+        block, change = build_block(
+            action.height, action.parent_hash, action.round, action.proposer, plan
+        )
+        return ProposalBuilt(epoch=action.epoch, round=action.round, block=block, change=change)
+
+    def commit(self, action: Commit) -> asyncio.Future[None]:
+        super().commit(action)
+        durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def done() -> None:
+            self.journal.entries.append(("durable", self.node, action.block.height))
+            durable.set_result(None)
+
+        asyncio.get_running_loop().call_later(0.02, done)
+        return durable
+
+
+def test_the_last_block_of_an_epoch_is_durable_before_any_vote_of_the_next() -> None:
+    mesh, _, _ = build_cluster()
+    keys = tuple(mesh.drivers)
+    slow = [SlowCommitApp(index, journal=mesh.journal, keys=keys) for index in range(NODES)]
+    for index, driver in enumerate(mesh.drivers.values()):
+        driver._application = slow[index]
+    asyncio.run(run_until(mesh, lambda: min(len(app.commits) for app in slow) >= 6))
+    assert all(app.actions[2].next_validators is not None for app in slow)  # height 3 ends it
+    for node in range(NODES):
+        entries = [(kind, item) for kind, n, item in mesh.journal.entries if n == node]
+        durable_at = entries.index(("durable", 3))
+        later_epoch = [
+            index
+            for index, (kind, item) in enumerate(entries)
+            if (kind == "save" and isinstance(item, SafetyState) and item.epoch == 1)
+            or (isinstance(item, Vote) and item.epoch == 1)
+        ]
+        assert later_epoch and min(later_epoch) > durable_at, f"node {node} voted too early"

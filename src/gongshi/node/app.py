@@ -223,13 +223,16 @@ class NodeApplication:
 
     # --- commits ----------------------------------------------------------------------------
 
-    def commit(self, action: Commit) -> None:
+    def commit(self, action: Commit) -> asyncio.Future[ExecutedBlock | None]:
+        """Commit on the execution thread, after what was handed to it before; the answer
+        completes once the block is durable."""
         block = action.block
         certificate = action.certificate
         future = asyncio.get_running_loop().run_in_executor(
             self._worker, lambda: self.chain.commit(block.block_hash, certificate)
         )
         future.add_done_callback(self._committed)
+        return future
 
     def _committed(self, future: asyncio.Future[ExecutedBlock | None]) -> None:
         if future.cancelled():

@@ -5,7 +5,8 @@ answers, then peers' messages from a bounded queue), calls `Engine.step` and car
 returned actions in order. A `PersistSafetyState` is awaited (fsync) before any later action
 of the same step runs, so no vote or timeout leaves before the state covering it is durable.
 Building and validating blocks run as tasks whose answers come back as events; commits are
-handed to the application in order, synchronously.
+handed to the application in order, synchronously; the last block of an epoch is awaited
+until durable before anything that follows it.
 
 After block sync committed past the engine's root, `reroot` replaces the engine with one
 rooted at the ledger's head (keeping the safety state); answers of tasks started for the old
@@ -61,8 +62,9 @@ class Application(Protocol):
 
     async def validate_block(self, action: ValidateBlock) -> BlockValidated: ...
 
-    def commit(self, action: Commit) -> None:
-        """Apply `action` after every commit handed over before it (may finish later)."""
+    def commit(self, action: Commit) -> Awaitable[object] | None:
+        """Apply `action` after every commit handed over before it (may finish later; the
+        answer, if any, completes once the block is durable)."""
 
     def record_evidence(self, action: RecordEvidence) -> None: ...
 
@@ -214,7 +216,12 @@ class Driver:
         elif isinstance(action, BuildProposal):
             self._spawn(self._application.build_proposal(action))
         elif isinstance(action, Commit):
-            self._application.commit(action)
+            durable = self._application.commit(action)
+            if action.next_validators is not None and durable is not None:
+                # The epoch's last block must be durable before this node votes in the next
+                # epoch: a restart then resumes in that epoch with its safety state (votes of
+                # an epoch the ledger has not reached would be forgotten and could repeat).
+                await asyncio.wait([asyncio.ensure_future(durable)])
         else:
             self._application.record_evidence(action)
 
