@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gongshi.contracts import ContractRejected, ExportSpec, Problem, check_contract, load_contract
 from gongshi.contracts.limits import AST_NODES_MAX, SOURCE_BYTES_MAX
@@ -88,7 +90,8 @@ FUNCTION_RULES = [
     ("class K:\n    pass\n", 4, 5, "classes are not allowed"),
     ("import os\n", 4, 5, "imports are only allowed at module level"),
     ("x = [*a]\n", 4, 10, "star arguments"),
-    ("x = a < b < 3\n", 4, 9, "chained comparisons"),
+    ("x = 0 < a is 1\n", 4, 9, "only allowed with None"),
+    ("x = a is 1\n", 4, 9, "only allowed with None"),
     ("x = f'{a!r}'\n", 4, 9, "f-string conversions"),
     ("x = (y := 3)\n", 4, 10, "assignment expressions"),
     ("x = a @ b\n", 4, 9, "@ operator"),
@@ -183,3 +186,21 @@ def test_a_contract_must_export_something() -> None:
 def test_non_text_source_is_rejected() -> None:
     with pytest.raises(ContractRejected):
         check_contract(b"x = 1")  # type: ignore[arg-type]
+
+
+@given(st.text(max_size=300))
+def test_any_text_is_checked_without_crashing(source: str) -> None:
+    try:
+        check_contract(source)
+    except ContractRejected as error:
+        assert error.problems and all(p.line >= 1 and p.col >= 1 for p in error.problems)
+
+
+@given(st.lists(st.sampled_from(FUNCTION_RULES), min_size=1, max_size=6))
+def test_problems_of_combined_violations_are_all_found(
+    rows: list[tuple[str, int, int, str]],
+) -> None:
+    code = "".join(row[0] for row in rows)
+    reasons = [p.reason for p in problems_of(body(code))]
+    for row in rows:
+        assert any(row[3] in reason for reason in reasons), (row, reasons)

@@ -389,3 +389,63 @@ def test_int_text_does_not_depend_on_the_interpreters_digit_limit() -> None:
 def test_a_bad_event_name_is_the_contracts_error() -> None:
     with pytest.raises(ContractRuntimeError, match="line 4: ValueError: event"):
         main("emit('not a name!', x=1)")
+
+
+@pytest.mark.parametrize(
+    ("small", "large", "at_least"),
+    [
+        ("x = 'ab' * 2", "x = 'ab' * 200000", 400_000 // 4 - 1),
+        ("x = [0] * 10", "x = [0] * 10010", 10_000 * 4),
+        ("x = sorted([0] * 10)", "x = sorted([0] * 10010)", 10_000 * 8 * 13),
+        ("x = 'a' * 10 == 'a' * 10", "x = 'a' * 40010 == 'a' * 40010", 2 * 40_000 // 4),
+    ],
+)
+def test_size_dependent_work_is_charged_by_size(small: str, large: str, at_least: int) -> None:
+    def gas(code: str) -> int:
+        chain = MemoryChain()
+        chain.deploy("c", HEADER + "@export\ndef main():\n    " + code + "\n")
+        meter = GasMeter(10**9)
+        chain.invoke("c", "main", meter=meter)
+        return meter.used
+
+    assert gas(large) - gas(small) >= at_least
+
+
+def test_statements_skipped_by_an_early_exit_are_not_charged() -> None:
+    source = contract(
+        """
+        @export
+        def stop_at(n):
+            for i in range(10):
+                if i == n:
+                    break
+                x = 1
+                y = 2
+            return 0
+        """
+    )
+    full_iteration = 3 * GAS_STATEMENT + GAS_ITERATION  # if, x, y
+    at_zero = gas_of(source, "stop_at", {"n": 0})
+    # body: `for` segment + `return` segment; one iteration: `if` + break.
+    assert at_zero == GAS_CALL + 2 * GAS_STATEMENT + GAS_STATEMENT + GAS_ITERATION + GAS_STATEMENT
+    for n in (1, 5):
+        assert gas_of(source, "stop_at", {"n": n}) == at_zero + n * full_iteration
+
+
+def test_chained_comparisons_evaluate_each_operand_once_and_lazily() -> None:
+    source = contract(
+        """
+        calls = Value(default=0)
+
+        def counted(x):
+            calls.set(calls.get() + 1)
+            return x
+
+        @export
+        def check(a):
+            inside = 0 <= counted(a) < 10 != counted(99)
+            return [inside, calls.get(), 1 < 2 < 3 < 2, a is None, None is not a]
+        """
+    )
+    assert run(source, "check", a=5) == (True, 2, False, False, True)
+    assert run(source, "check", a=-1) == (False, 1, False, False, True)  # stops at the first

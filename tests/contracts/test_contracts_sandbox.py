@@ -286,6 +286,41 @@ CORPUS: list[tuple[str, str, Deploy | Run]] = [
     ),
     ("infinite-loop", main("while True:\n    pass"), Run(OutOfGas, "out of gas")),
     (
+        "tuple-key-hashing",
+        main("t = tuple(range(100000))\nd = {}\nwhile True:\n    d[t] = 1"),
+        Run(OutOfGas, "contract code needs 400000"),
+    ),
+    (
+        "nested-compare-bomb",
+        main("big = list(range(100000))\nx = [big] * 1000\ny = [list(big)] * 1000\nreturn x == y"),
+        Run(OutOfGas, "contract operator needs 800"),
+    ),
+    (
+        "nested-hash-bomb",
+        main("t = tuple(range(50000))\nk = (t,) * 1000\nd = {}\nreturn k in d"),
+        Run(OutOfGas, "out of gas"),
+    ),
+    (
+        "deep-tuple-hash-crash",
+        main("t = ()\nfor i in range(100000):\n    t = (t,)\nd = {t: 1}"),
+        Run(LimitExceeded, "nested deeper than 100 cannot be compared or hashed"),
+    ),
+    (
+        "deep-tuple-dict-key",
+        main("t = ()\nfor i in range(1000):\n    t = (t,)\nd = {}\ndel d[t]"),
+        Run(LimitExceeded, "nested deeper than 100"),
+    ),
+    (
+        "deep-list-compare",
+        main("a = []\nb = []\nfor i in range(5000):\n    a = [a]\n    b = [b]\nreturn a == b"),
+        Run(LimitExceeded, "nested deeper than 100"),
+    ),
+    (
+        "big-compare-loop",
+        main("s = 'a' * 1000000\nt = 'a' * 1000000\nwhile s == t:\n    pass"),
+        Run(OutOfGas, "out of gas"),
+    ),
+    (
         "deep-recursion",
         module("""
         def down(n):

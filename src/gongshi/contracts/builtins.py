@@ -19,7 +19,14 @@ from gongshi.contracts.limits import (
     INT_TEXT_LENGTH_MAX,
     STR_LENGTH_MAX,
 )
-from gongshi.contracts.sizes import Allocator, check_int, check_length, text_gas
+from gongshi.contracts.sizes import (
+    Allocator,
+    check_int,
+    check_length,
+    items_gas,
+    size_gas,
+    text_gas,
+)
 from gongshi.contracts.values import type_name
 
 Charge = Callable[[int, str], None]
@@ -111,6 +118,9 @@ class Builtins(Allocator):
 
     def dict_(self, value: Any = (), **named: Any) -> dict[object, object]:
         self._consume(value, "dict")
+        gas = size_gas(value)  # the keys are hashed
+        if gas:
+            self.charge(gas, _REASON)
         result = dict(value)
         result.update(named)
         check_length(dict, len(result))
@@ -118,7 +128,10 @@ class Builtins(Allocator):
 
     def sorted_(self, value: Any, key: Any = None, reverse: Any = False) -> list[object]:
         length = self._consume(value, "sorted")
-        self.charge(GAS_SORT_ITEM * length * max(length.bit_length(), 1), _REASON)
+        rounds = max(length.bit_length(), 1)
+        # Comparing nested items or texts costs their size each round.
+        nested = max(size_gas(value) - items_gas(length), 0) if type(value) is list else 0
+        self.charge(GAS_SORT_ITEM * length * rounds + nested * rounds, _REASON)
         return sorted(value, key=key, reverse=bool(reverse))
 
     def reversed_(self, value: Any) -> SizedIterator:
@@ -137,10 +150,13 @@ class Builtins(Allocator):
         return SizedIterator(zip(*values, strict=False), min(lengths, default=0))
 
     def _reduce(self, values: tuple[object, ...], what: str) -> Any:
+        items = values[0] if len(values) == 1 else values
         if len(values) == 1:
-            self._consume(values[0], what)
-            return values[0]
-        return values
+            self._consume(items, what)
+        gas = size_gas(items)
+        if gas:
+            self.charge(gas, _REASON)
+        return items
 
     def min_(self, *values: Any, key: Any = None, default: Any = None) -> Any:
         items = self._reduce(values, "min")

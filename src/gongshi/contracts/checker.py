@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
+import warnings
 from types import MappingProxyType
 
 from gongshi.contracts.checker_body import (
@@ -63,7 +64,11 @@ def _parse(source: str) -> ast.Module:
             (Problem(1, 1, f"source is {size} bytes, more than {SOURCE_BYTES_MAX}"),)
         )
     try:
-        return ast.parse(source, filename="<contract>", mode="exec")
+        with warnings.catch_warnings():
+            # Invalid escapes and the like warn; whether a warning is an error must not depend
+            # on the process's warning filters.
+            warnings.simplefilter("ignore")
+            return ast.parse(source, filename="<contract>", mode="exec")
     except SyntaxError as error:
         reason = f"syntax error: {error.msg}"
         raise ContractRejected((Problem(error.lineno or 1, error.offset or 1, reason),)) from None

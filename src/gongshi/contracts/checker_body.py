@@ -369,8 +369,14 @@ class BodyChecker:
         self.visit(node.right)
 
     def visit_Compare(self, node: ast.Compare) -> None:
-        if len(node.ops) > 1:
-            self.problems.add(node, "chained comparisons are not allowed: write a < b and b < c")
+        sides = [node.left, *node.comparators]
+        for index, operator in enumerate(node.ops):
+            pair = sides[index : index + 2]
+            if isinstance(operator, ast.Is | ast.IsNot) and not any(
+                isinstance(side, ast.Constant) and side.value is None for side in pair
+            ):
+                # Identity of ints and strings is a CPython implementation detail.
+                self.problems.add(node, "'is' is only allowed with None (x is None): use ==")
         self.visit_children(node)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:

@@ -1,8 +1,10 @@
 """Rewrite checked contract functions into metered, bounded code.
 
-- Every block (function body, branch, loop body) starts by charging for all its statements
-  (`GAS_STATEMENT` each), plus `GAS_ITERATION` for a loop body and `GAS_CALL` for a function
-  body; a block left early (return, break, failed require) has still paid for all of it.
+- Every straight-line segment of a block (function body, branch, loop body; a segment ends
+  after each `if`/`for`/`while`) starts by charging for its statements (`GAS_STATEMENT`
+  each), plus `GAS_ITERATION` for a loop body and `GAS_CALL` for a function body: statements
+  after an early `return`/`break`/`continue` are never charged; a segment cut short by a
+  failure has paid for all of it.
 - Every function body starts with `__gs_enter(gas)` (frame count) and every return passes
   through `__gs_leave(value)`.
 - Comprehensions charge each iteration through an `if __gs_tick()` condition.
@@ -68,6 +70,14 @@ BUILTIN_HELPERS: dict[str, str] = {
 }
 
 
+def _operator_name(operator: ast.cmpop) -> str:
+    if isinstance(operator, ast.Is):
+        return "is_"
+    if isinstance(operator, ast.IsNot):
+        return "is_not"
+    return COMPARE_HELPERS[type(operator)]
+
+
 def helper(name: str, node: ast.AST, *args: ast.expr) -> ast.Call:
     call = ast.Call(func=ast.Name(id=PREFIX + name, ctx=ast.Load()), args=list(args), keywords=[])
     return ast.copy_location(call, node)
@@ -97,14 +107,23 @@ def instrument_function(function: ast.FunctionDef) -> ast.FunctionDef:
 
 class _Rewriter(ast.NodeTransformer):
     def block(self, statements: list[ast.stmt], *, extra: int) -> list[ast.stmt]:
-        gas = GAS_STATEMENT * len(statements) + extra
-        charge = ast.Expr(
-            value=helper("charge", statements[0], ast.Constant(gas), ast.Constant("contract code"))
-        )
-        result: list[ast.stmt] = [ast.copy_location(charge, statements[0])]
+        """The block, each straight-line segment starting with the charge for its statements.
+
+        A segment ends after each `if`/`for`/`while`, which may leave the block early
+        (`return`, `break`, `continue`): statements after it are charged only if reached."""
+        segments: list[list[ast.stmt]] = [[]]
         for statement in statements:
-            rewritten = self.visit(statement)
-            result.extend(rewritten if isinstance(rewritten, list) else [rewritten])
+            segments[-1].append(statement)
+            if isinstance(statement, ast.If | ast.For | ast.While):
+                segments.append([])
+        result: list[ast.stmt] = []
+        for index, segment in enumerate(segment for segment in segments if segment):
+            gas = GAS_STATEMENT * len(segment) + (extra if index == 0 else 0)
+            charge = helper("charge", segment[0], ast.Constant(gas), ast.Constant("contract code"))
+            result.append(ast.copy_location(ast.Expr(value=charge), segment[0]))
+            for statement in segment:
+                rewritten = self.visit(statement)
+                result.extend(rewritten if isinstance(rewritten, list) else [rewritten])
         return result
 
     # --- statements -------------------------------------------------------------------------
@@ -144,6 +163,14 @@ class _Rewriter(ast.NodeTransformer):
             return ast.copy_location(ast.Expr(value=call), node)
         self.generic_visit(node)
         return node
+
+    def visit_Delete(self, node: ast.Delete) -> list[ast.stmt]:
+        statements: list[ast.stmt] = []
+        for target in node.targets:
+            assert isinstance(target, ast.Subscript)  # the checker allows nothing else
+            call = helper("delitem", node, self.visit(target.value), self.visit(target.slice))
+            statements.append(ast.copy_location(ast.Expr(value=call), node))
+        return statements
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.Assign:
         assert node.value is not None
@@ -188,6 +215,8 @@ class _Rewriter(ast.NodeTransformer):
         return helper(name, node, self.visit(node.left), self.visit(node.right))
 
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
+        if len(node.ops) > 1:
+            return self._chain(node)
         operator = node.ops[0]
         left = self.visit(node.left)
         right = self.visit(node.comparators[0])
@@ -195,6 +224,23 @@ class _Rewriter(ast.NodeTransformer):
             node.left, node.comparators = left, [right]
             return node
         return helper(COMPARE_HELPERS[type(operator)], node, left, right)
+
+    def _chain(self, node: ast.Compare) -> ast.Call:
+        """`a < b <= c` -> `__gs_chain(a, ("lt", "le"), lambda: b, lambda: c)`: each operand
+        evaluated once and only if needed, as in Python."""
+        names = ast.Tuple(
+            elts=[ast.Constant(_operator_name(op)) for op in node.ops], ctx=ast.Load()
+        )
+        thunks = [
+            ast.Lambda(
+                args=ast.arguments(
+                    posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]
+                ),
+                body=self.visit(comparator),
+            )
+            for comparator in node.comparators
+        ]
+        return helper("chain", node, self.visit(node.left), names, *thunks)
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
         if isinstance(node.slice, ast.Slice) and isinstance(node.ctx, ast.Load):
@@ -254,6 +300,14 @@ class _Rewriter(ast.NodeTransformer):
                 parts.append(value)
         return helper("fstring", node, ast.Tuple(elts=parts, ctx=ast.Load()))
 
+    def visit_Dict(self, node: ast.Dict) -> ast.Dict:
+        self.generic_visit(node)
+        node.keys = [
+            key if key is None or isinstance(key, ast.Constant) else helper("key", key, key)
+            for key in node.keys
+        ]
+        return node
+
     def visit_ListComp(self, node: ast.ListComp) -> ast.ListComp:
         self.generic_visit(node)
         for generator in node.generators:
@@ -262,6 +316,7 @@ class _Rewriter(ast.NodeTransformer):
 
     def visit_DictComp(self, node: ast.DictComp) -> ast.DictComp:
         self.generic_visit(node)
+        node.key = helper("key", node.key, node.key)
         for generator in node.generators:
             generator.ifs.insert(0, helper("tick", node))
         return node

@@ -23,6 +23,8 @@ CONTAINER_ITEMS_MAX = 100_000  # items of one list, tuple, dict or range
 INT_TEXT_LENGTH_MAX = 1300
 DECIMAL_SCALE = 18  # digits after the point of every Decimal
 STORED_VALUE_BYTES_MAX = 256 * 1024
+# Containers nested deeper cannot be compared, hashed or searched (`sizes.size_gas`).
+NESTING_MAX = 100
 MESSAGE_LENGTH_MAX = 1024  # characters of a require() message kept in the receipt
 
 # Bytes of values one invocation may create through the runtime's helpers (a container item
@@ -34,7 +36,7 @@ ITEM_BYTES = 8
 FRAMES_MAX = 64  # nested contract function frames, counted across cross-contract calls
 
 # --- gas --------------------------------------------------------------------------------------
-GAS_STATEMENT = 20  # each statement of a block, charged on entering the block
+GAS_STATEMENT = 20  # each statement, charged at the start of its straight-line segment
 GAS_ITERATION = 20  # each loop or comprehension iteration
 GAS_CALL = 100  # each contract function call
 GAS_BUILTIN = 20  # each call of a runtime helper, on top of its size-dependent part

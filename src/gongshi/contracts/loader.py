@@ -8,6 +8,7 @@ objects), so one `LoadedContract` can serve nested and concurrent calls.
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import CodeType, FunctionType, MappingProxyType, TracebackType
@@ -40,7 +41,7 @@ _PLAIN_BUILTINS: Mapping[str, object] = MappingProxyType(
 )
 _MACHINE_METHODS = frozenset(
     name for name in dir(Machine) if not name.startswith("_") and callable(getattr(Machine, name))
-) - {"charge", "ctx"}
+) - {"charge"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,7 +126,9 @@ def load_contract(source: str) -> LoadedContract:
     module = analyse(source)
     instrumented = [instrument_function(module.functions[name]) for name in module.functions]
     tree = ast.Module(body=list(instrumented), type_ignores=[])
-    code = compile(tree, CONTRACT_FILENAME, "exec", dont_inherit=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = compile(tree, CONTRACT_FILENAME, "exec", dont_inherit=True)
     # Running the module only defines the functions (their defaults are literals).
     scratch: dict[str, Any] = {"__builtins__": {}}
     exec(code, scratch)

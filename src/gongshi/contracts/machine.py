@@ -15,7 +15,7 @@ from gongshi.codec import CborValue
 from gongshi.contracts.builtins import Builtins
 from gongshi.contracts.errors import RequireFailed
 from gongshi.contracts.faults import ContractFault, FramesFault, LimitFault
-from gongshi.contracts.host import Context, ContractHost
+from gongshi.contracts.host import ContractHost
 from gongshi.contracts.limits import (
     CONTAINER_ITEMS_MAX,
     FRAMES_MAX,
@@ -49,7 +49,7 @@ class ReadOnlyFault(ContractFault):
 class Machine(Operators, Builtins):
     """State of one invocation; helpers are its bound methods."""
 
-    __slots__ = ("allocated", "charge", "context", "depth", "host", "storage", "writable")
+    __slots__ = ("charge", "depth", "host", "storage", "writable")
 
     def __init__(self, host: ContractHost, *, writable: bool) -> None:
         self.host = host
@@ -58,7 +58,6 @@ class Machine(Operators, Builtins):
         self.writable = writable
         self.allocated = 0
         self.depth = OPEN_FRAMES.get()
-        self.context: Context | None = None
 
     # --- frames and gas ---------------------------------------------------------------------
     def enter(self, gas: int) -> None:
@@ -78,11 +77,6 @@ class Machine(Operators, Builtins):
         """Charge one comprehension iteration; always true (it is an `if` of the loop)."""
         self.charge(GAS_ITERATION, _CODE)
         return True
-
-    def ctx(self) -> Context:
-        if self.context is None:
-            self.context = Context.of(self.host)
-        return self.context
 
     # --- storage ----------------------------------------------------------------------------
     def load(self, key: bytes, default: object) -> object:
@@ -135,6 +129,18 @@ class Machine(Operators, Builtins):
         if type(key) is tuple:
             self.charge(size_gas(key), _CODE)
         return container[key]
+
+    def key(self, key: Any) -> Any:
+        """A computed key of a dict display or comprehension, checked before it is hashed."""
+        if type(key) is tuple:
+            self.charge(size_gas(key), _CODE)
+        return key
+
+    def delitem(self, container: Any, key: Any) -> None:
+        """`del container[key]`; a tuple key is charged as in `getitem`."""
+        if type(key) is tuple:
+            self.charge(size_gas(key), _CODE)
+        del container[key]
 
     def setitem(self, container: Any, key: Any, value: Any) -> None:
         """`container[key] = value`; a dict may not grow past the container limit, and a

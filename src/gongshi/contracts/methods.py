@@ -68,7 +68,9 @@ def _growing(name: str) -> Handler:
             added = len(args[0])
         check_length(type(receiver), len(receiver) + added)
         work = len(receiver) if name == "insert" else added
-        charge(GAS_BUILTIN + items_gas(work), _REASON)
+        # A dict hashes what it is given (setdefault's key, update's keys).
+        hashed = sum(size_gas(a) for a in args) if type(receiver) is dict else 0
+        charge(GAS_BUILTIN + items_gas(work) + hashed, _REASON)
         return getattr(receiver, name)(*args, **named)
 
     return handler

@@ -17,7 +17,6 @@ from gongshi.contracts.sizes import (
     Allocator,
     check_int,
     check_length,
-    items_gas,
     size_gas,
     text_gas,
 )
@@ -212,6 +211,21 @@ class Operators(Allocator):
             self._ordered(left, right)
         return bool(left >= right)
 
+    def is_(self, left: Any, right: Any) -> bool:
+        return left is right
+
+    def is_not(self, left: Any, right: Any) -> bool:
+        return left is not right
+
+    def chain(self, left: Any, names: tuple[str, ...], *operands: Callable[[], Any]) -> bool:
+        """A chained comparison: `left op1 b op2 c ...`, operands evaluated lazily."""
+        for name, operand in zip(names, operands, strict=True):
+            right = operand()
+            if not getattr(self, name)(left, right):
+                return False
+            left = right
+        return True
+
     def _ordered(self, left: Any, right: Any) -> None:
         if not (_is_number(left) and _is_number(right)) and type(left) is not type(right):
             raise ContractFault(
@@ -220,13 +234,15 @@ class Operators(Allocator):
         self._compare_gas(left, right)
 
     def contains(self, item: Any, container: Any) -> bool:
+        # The item is hashed (dicts, views) or compared: its size, and a list's or text's.
+        gas = size_gas(item)
         kind = type(container)
-        if kind is dict:
-            self.charge(size_gas(item), _REASON)
-        elif kind is str or kind is bytes:
-            self.charge(text_gas(len(container)) + size_gas(item), _REASON)
+        if kind is str or kind is bytes:
+            gas += text_gas(len(container))
         elif kind is list or kind is tuple:
-            self.charge(items_gas(len(container)), _REASON)
+            gas += size_gas(container)
+        if gas:
+            self.charge(gas, _REASON)
         return item in container
 
     def not_contains(self, item: Any, container: Any) -> bool:

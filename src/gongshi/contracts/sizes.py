@@ -15,6 +15,7 @@ from gongshi.contracts.limits import (
     INT_BITS_MAX,
     INT_LIMIT,
     ITEM_BYTES,
+    NESTING_MAX,
     STR_LENGTH_MAX,
 )
 
@@ -22,14 +23,95 @@ TEXT_TYPES = (str, bytes)
 SEQUENCE_TYPES = (list, tuple)
 
 
+_CONTAINERS = frozenset({list, tuple, dict})
+_SIZED = frozenset({list, tuple, dict, str, bytes})
+# Past this much gas the exact figure does not matter: no meter holds it.
+SIZE_GAS_CAP = 10**15
+
+
 def size_gas(value: object) -> int:
-    """Gas for one pass over `value`: per byte of text, per item of a container, else 0."""
+    """Gas for one pass over `value`, as CPython's comparing or hashing of it would make:
+    per byte of text and per item of a container, nested containers included and counted as
+    often as they are referenced (`[big] * 1000` weighs 1000 bigs). Flat containers are
+    measured at C speed; each distinct nested object is measured once (memoised by identity,
+    which never reaches the result); a cycle weighs SIZE_GAS_CAP.
+
+    LimitFault if containers nest deeper than NESTING_MAX: CPython compares them by C
+    recursion (whose limit depends on the caller's stack) and hashes tuples with no limit at
+    all (a deep enough tuple crashes the interpreter), so such values are refused first."""
     kind = type(value)
     if kind is str or kind is bytes:
         return (len(value) // GAS_BYTES_UNIT) * GAS_PER_BYTES  # type: ignore[arg-type]
-    if kind is list or kind is tuple or kind is dict:
-        return len(value) * GAS_PER_ITEM  # type: ignore[arg-type]
-    return 0
+    if kind not in _CONTAINERS:
+        return 0
+    return min(_container_gas(value), SIZE_GAS_CAP)
+
+
+_IN_PROGRESS = (-1, -1)
+
+
+def _container_gas(root: object) -> int:
+    # Iterative post-order walk (values may nest deeper than Python's stack); memo holds
+    # (gas, height) of each finished node.
+    memo: dict[int, tuple[int, int]] = {}
+    stack: list[tuple[object, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            memo[key] = _node_gas(node, memo)
+            continue
+        found = memo.get(key)
+        if found is not None:
+            if found == _IN_PROGRESS:
+                return SIZE_GAS_CAP
+            if depth - 1 + found[1] > NESTING_MAX:
+                raise _too_deep()
+            continue
+        if depth > NESTING_MAX:
+            raise _too_deep()
+        memo[key] = _IN_PROGRESS
+        stack.append((node, depth, True))
+        # Last in, first out: a child's subtree is done before its next sibling is popped,
+        # so meeting a node still in progress means it is an ancestor: a cycle.
+        stack.extend((child, depth + 1, False) for child in _nested(node))
+    return memo[id(root)][0]
+
+
+def _too_deep() -> LimitFault:
+    return LimitFault(f"values nested deeper than {NESTING_MAX} cannot be compared or hashed")
+
+
+def _members(node: object) -> list[object]:
+    if type(node) is dict:
+        return [*node.keys(), *node.values()]
+    return node  # type: ignore[return-value]
+
+
+def _nested(node: object) -> list[object]:
+    """The containers directly inside `node` (found at C speed when there are none)."""
+    members = _members(node)
+    if not _CONTAINERS.intersection(map(type, members)):
+        return []
+    return [member for member in members if type(member) in _CONTAINERS]
+
+
+def _node_gas(node: object, memo: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    members = _members(node)
+    gas = len(members) * GAS_PER_ITEM
+    kinds = set(map(type, members))
+    if not kinds & _SIZED:
+        return gas, 1
+    height = 1
+    for member in members:
+        kind = type(member)
+        if kind is str or kind is bytes:
+            gas += (len(member) // GAS_BYTES_UNIT) * GAS_PER_BYTES  # type: ignore[arg-type]
+        elif kind in _CONTAINERS:
+            child_gas, child_height = memo[id(member)]
+            gas = min(gas + child_gas, SIZE_GAS_CAP)
+            height = max(height, child_height + 1)
+    return gas, height
 
 
 def check_int(value: int) -> int:
