@@ -1,6 +1,6 @@
 """The mempool: admission of signed transactions and their ordering for blocks.
 
-    pool = Mempool(config=MempoolConfig.from_params(genesis.params), suite=suite,
+    pool = Mempool(config=MempoolConfig.from_params(params_in_force), suite=suite,
                    nonces=ledger_nonces, identities=StateIdentityReader(latest, suite),
                    head=ChainHead(height=h, timestamp_ms=t), parallel=ParallelMap(...))
     pool.admit(raw)                     # or checker.check_batch in threads + add_checked

@@ -1,9 +1,11 @@
-"""Mempool limits: from the chain parameters, plus the mempool's own bounds."""
+"""Mempool limits: from the chain parameters in force, plus the mempool's own bounds."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from gongshi.codec.limits import TRANSACTION_BYTES_MAX
 
 if TYPE_CHECKING:
     from gongshi.node.genesis import ChainParams
@@ -39,10 +41,17 @@ class MempoolConfig:
         batch_max: int = 4096,
         recent_committed_max: int = 100_000,
     ) -> MempoolConfig:
-        """The chain's parameters, and the mempool's own bounds."""
+        """The chain's parameters (those in force for the next block: `chain_params_at`),
+        and the mempool's own bounds.
+
+        The transaction size limit is also capped by the codec's `TRANSACTION_BYTES_MAX`,
+        the most a gossip batch or a fetch response carries per transaction (`node.wire`):
+        governance may set `tx_bytes_max` above it (the genesis option allows 16 MiB), and a
+        larger transaction, once admitted, could be neither gossiped (encoding the batch
+        fails) nor fetched by a replica that lacks it."""
         return cls(
             chain_id=params.chain_id,
-            tx_bytes_max=params.tx_bytes_max,
+            tx_bytes_max=min(params.tx_bytes_max, TRANSACTION_BYTES_MAX),
             block_gas_max=params.block_gas_max,
             txs_max=params.mempool_txs_max,
             bytes_max=params.mempool_bytes_max,

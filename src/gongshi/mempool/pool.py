@@ -11,7 +11,9 @@ Invariants:
 - MEM-2 count <= txs_max and bytes <= bytes_max: a full pool refuses (`MempoolFull`), never
   grows.
 - MEM-3 a sender's pending nonces are distinct and within
-  [committed next nonce, committed next nonce + nonce_window) when admitted.
+  [committed next nonce, committed next nonce + nonce_window) when admitted, where the
+  committed next nonce is the larger of the pool's (advanced by `on_commit`) and the
+  `nonces` reader's (the ledger's, which a commit reaches before `on_commit` does).
 - MEM-4 `reap` returns each sender's transactions in nonce order, starting at its committed
   next nonce, without gaps; across senders in admission order.
 """
@@ -217,7 +219,7 @@ class Mempool:
             )
         self._check_sender(prepared)
         queue = self._senders.get(prepared.sender_address)
-        next_nonce = queue.next_nonce if queue else self._nonces.next_nonce(prepared.sender_address)
+        next_nonce = self._committed_next_nonce(prepared.sender_address, queue)
         self._check_nonce(prepared, next_nonce, queue)
         self._check_capacity(prepared)
         if queue is None:
@@ -228,8 +230,16 @@ class Mempool:
         self._by_hash[tx_hash] = entry
         self._bytes += prepared.size
         heapq.heappush(self._expiry_heap, (tx.expiry_height, entry.sequence, tx_hash))
-        ready = all(nonce in queue.by_nonce for nonce in range(queue.next_nonce, tx.nonce))
+        ready = all(nonce in queue.by_nonce for nonce in range(next_nonce, tx.nonce))
         return Admitted(tx_hash=tx_hash, ready=ready)
+
+    def _committed_next_nonce(self, address: bytes, queue: _SenderQueue | None) -> int:
+        """The sender's next nonce by the committed chain: the larger of the pool's view and
+        the `nonces` reader's. The ledger commits a block before `on_commit` tells the pool, so
+        in between a client that read the ledger's nonce (`account_nonce`) is ahead of the
+        pool; the window must start from what the ledger says, or it refuses that client."""
+        committed = self._nonces.next_nonce(address)
+        return committed if queue is None else max(queue.next_nonce, committed)
 
     def _check_sender(self, prepared: PreparedTransaction) -> None:
         tx = prepared.tx

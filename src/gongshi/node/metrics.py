@@ -1,9 +1,9 @@
-"""Prometheus metrics of one node, and a minimal `/metrics` endpoint.
+"""Prometheus metrics of one node.
 
 Each node has its own `CollectorRegistry` (no process-global state). Counters that other parts
 keep as plain integers (driver, network, gossip) are read at scrape time by a collector, so
 nothing on the hot path touches Prometheus objects except the commit listener. The endpoint
-(`GET /metrics`, `GET /health`) is served on the `[metrics]` address by `node/http.py`.
+(`GET /metrics`, `GET /health`) is served on the `[metrics]` address by `node/metrics_server.py`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
-
-from gongshi.node.http import Handler, Request, Response
 
 logger = logging.getLogger(__name__)
 
@@ -136,18 +133,3 @@ class NodeMetrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def metrics_handler(metrics: NodeMetrics) -> Handler:
-    """`GET /metrics` (Prometheus text format) and `GET /health`."""
-
-    async def handle(request: Request) -> Response:
-        if request.method != "GET":
-            return Response(status="405 Method Not Allowed", body=b"GET only\n")
-        if request.path == "/metrics":
-            return Response(content_type=CONTENT_TYPE_LATEST, body=metrics.exposition())
-        if request.path == "/health":
-            return Response(body=b"ok\n")
-        return Response(status="404 Not Found", body=b"not found\n")
-
-    return handle

@@ -50,8 +50,8 @@ from gongshi.node.driver import Driver, refuse_optimised_run
 from gongshi.node.errors import NodeError, SigningKeyMismatch
 from gongshi.node.genesis import ChainParams, Genesis, genesis_hash, load_genesis
 from gongshi.node.gossip import GossipingMempool, TxFetcher, TxGossip
-from gongshi.node.http import HttpServer
-from gongshi.node.metrics import NodeMetrics, Snapshot, metrics_handler
+from gongshi.node.metrics import NodeMetrics, Snapshot
+from gongshi.node.metrics_server import MetricsServer
 from gongshi.node.overlay import LatestState, OverlayState
 from gongshi.node.reconfig import allowed_peers, state_trust, touches_network
 from gongshi.node.safety import SafetyStore
@@ -101,7 +101,7 @@ class Node:
         self.ledger: Ledger | None = None
         self.network: Network | None = None
         self.api: ApiHandle | None = None
-        self.metrics_server: HttpServer | None = None
+        self.metrics_server: MetricsServer | None = None
         self.governance_updates = 0
         self._own_authorities: tuple[OrganisationAuthority, ...] = ()
 
@@ -246,11 +246,8 @@ class Node:
         self._spawn(self._watch(), "watch")
         metrics = self.config.metrics
         if metrics.enabled:
-            self.metrics_server = HttpServer(
-                metrics_handler(self.metrics),
-                metrics.listen_address.host,
-                metrics.listen_address.port,
-                body_bytes_max=0,
+            self.metrics_server = MetricsServer(
+                self.metrics.registry, metrics.listen_address.host, metrics.listen_address.port
             )
             await self.metrics_server.start()
         if self.config.api.enabled:
