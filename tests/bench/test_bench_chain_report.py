@@ -12,6 +12,7 @@ from gongshi.bench.ceiling import Ceiling
 from gongshi.bench.chain_report import (
     UsageSample,
     cpu_percent,
+    moving_average,
     plot,
     render_table,
     rss_peak_mb,
@@ -101,3 +102,9 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     path = tmp_path / "plot.png"
     plot(steps, "title", path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_moving_average_smooths_block_bursts() -> None:
+    assert moving_average([0.0, 300.0, 0.0, 300.0, 0.0], 3) == [150.0, 100.0, 200.0, 100.0, 150.0]
+    assert moving_average([5.0], 3) == [5.0]
+    assert moving_average([], 3) == []

@@ -77,6 +77,7 @@ def test_a_short_run_writes_its_figures(tmp_path: Path) -> None:
     assert step["offered_tps"] == 50
     assert step["blocks"]["count"] > 0 and step["blocks"]["interval_mean_s"] > 0
     assert {p["name"] for p in step["processes"]} == {
+        "machine",
         "node1",
         "node2",
         "node3",

@@ -50,7 +50,7 @@ from gongshi.bench.chain_report import (
     step_json,
     summarize_step,
 )
-from gongshi.bench.chain_steps import DEFAULT_GROWTH, SearchPolicy, StepOutcome
+from gongshi.bench.chain_steps import DEFAULT_GROWTH, StepOutcome
 from gongshi.bench.errors import (
     BenchError,
     BenchOptionError,
@@ -60,6 +60,7 @@ from gongshi.bench.errors import (
 )
 from gongshi.bench.loadgen import LoadPlan
 from gongshi.bench.options import json_option, suite_option, write_json
+from gongshi.errors import GongshiError
 from gongshi.node.localnet import LocalNetwork, child_environment, prepare_network
 
 logger = logging.getLogger(__name__)
@@ -68,8 +69,10 @@ SAMPLE_EVERY_S = 0.5
 READY_TIMEOUT_S = 90.0
 LOADGEN_STOP_S = 10.0
 PORTS_PER_NODE = 10
+DEFAULT_P99_BOUND_S = 2.0
 START_FRACTION = 0.25  # --max starts at this fraction of the ceiling
 RESULT_NAME = "bench-chain-{suite}"
+MACHINE = "machine"  # the usage row of the whole machine (every process, ours or not)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,7 +142,7 @@ class ChainBenchResult:
                 "rss_peak_mb": {
                     p.name: round(p.rss_peak_mb, 1)
                     for p in self.steps[-1].processes
-                    if p.name != "loadgen"
+                    if p.name not in ("loadgen", MACHINE)
                 },
             },
             "steps": [step_json(step, self.ceiling) for step in self.steps],
@@ -195,7 +198,7 @@ class UsageMonitor:
     """CPU time and resident memory of named processes, sampled on demand."""
 
     def __init__(self, pids: dict[str, int]) -> None:
-        self.samples: dict[str, list[UsageSample]] = {name: [] for name in pids}
+        self.samples: dict[str, list[UsageSample]] = {name: [] for name in [*pids, MACHINE]}
         self._processes = {name: psutil.Process(pid) for name, pid in pids.items()}
 
     def sample(self) -> None:
@@ -208,10 +211,19 @@ class UsageMonitor:
             except psutil.Error:
                 continue  # it ended: its samples so far stand
             self.samples[name].append(UsageSample(at=now, cpu_s=times.user + times.system, rss=rss))
+        # The whole machine (other users included): busy CPU seconds over all cores.
+        machine = psutil.cpu_times()
+        idle = machine.idle + sum(
+            getattr(machine, name, 0.0) for name in ("iowait", "guest", "guest_nice")
+        )  # guest time is already in user time (Linux)
+        busy = sum(machine) - idle
+        self.samples[MACHINE].append(UsageSample(at=now, cpu_s=busy, rss=0))
 
     def peaks(self) -> dict[str, int | None]:
         """The kernel's peak resident size (VmHWM) where it has one: it sees between samples."""
-        return {name: _vm_hwm(process.pid) for name, process in self._processes.items()}
+        peaks: dict[str, int | None] = {MACHINE: None}
+        peaks.update((name, _vm_hwm(process.pid)) for name, process in self._processes.items())
+        return peaks
 
 
 def _vm_hwm(pid: int) -> int | None:
@@ -342,15 +354,62 @@ def run_loadgen(
 
 @contextlib.contextmanager
 def network_directory(out: Path | None) -> Iterator[Path]:
-    """`out/network` (kept) or a temporary directory (removed afterwards)."""
+    """`out/network` (kept) or a temporary directory (removed afterwards, unless the
+    benchmark failed: then its logs are wanted)."""
     if out is not None:
         yield out / "network"
         return
     temporary = Path(tempfile.mkdtemp(prefix="gongshi-bench-chain-"))
+    keep = False
     try:
         yield temporary / "network"
+    except GongshiError:
+        keep = True  # its node.log and loadgen.log say what went wrong
+        click.echo(f"kept {temporary} for its logs", err=True)
+        raise
     finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def load_plan(
+    options: ChainBenchOptions, directory: Path, urls: list[str], start_rate: float
+) -> LoadPlan:
+    return LoadPlan(
+        network_dir=str(directory),
+        api_urls=tuple(urls),
+        result_path=str(directory / "loadgen-result.json"),
+        rate=start_rate,
+        duration_s=options.duration_s,
+        drain_s=options.drain_s,
+        search=options.search,
+        p99_bound_s=options.p99_bound_s,
+        growth=DEFAULT_GROWTH,
+        steps_max=options.steps_max,
+        run_tag=secrets.token_hex(8),  # document hashes never repeat an earlier run's
+    )
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise LoadGeneratorFailed(f"no usable load-generator result in {path}: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("steps"), list):
+        raise LoadGeneratorFailed(f"the load-generator result {path} has no steps")
+    return document
+
+
+def highest_sustained(steps: tuple[StepSummary, ...], p99_bound_s: float) -> float | None:
+    outcomes = [
+        StepOutcome(
+            rate=s.rate,
+            committed_tps=s.committed_tps,
+            p99_s=s.latency.p99 if s.latency else math.inf,
+        )
+        for s in steps
+    ]
+    return max((o.rate for o in outcomes if o.sustained(p99_bound_s)), default=None)
 
 
 def run_chain_bench(options: ChainBenchOptions) -> ChainBenchResult:
@@ -362,7 +421,6 @@ def run_chain_bench(options: ChainBenchOptions) -> ChainBenchResult:
     ceiling = measure_ceiling(options.suite, nodes=options.nodes, seconds=options.ceiling_seconds)
     start_rate = options.rate or options.start_rate or START_FRACTION * ceiling.tps
     with network_directory(options.out) as directory:
-        extra = math.ceil(options.clients / options.nodes) - 1
         click.echo(f"creating a {options.nodes}-node network in {directory} ...", err=True)
         genesis, _ = prepare_network(
             directory,
@@ -370,23 +428,11 @@ def run_chain_bench(options: ChainBenchOptions) -> ChainBenchResult:
             suite=options.suite,
             base_port=options.base_port or free_base_port(options.nodes),
             force=True,
-            extra_clients=extra,
+            extra_clients=math.ceil(options.clients / options.nodes) - 1,
         )
         network = LocalNetwork(directory, genesis)
         urls = [f"http://{info.config.api.listen_address}/" for info in network.nodes]
-        plan = LoadPlan(
-            network_dir=str(directory),
-            api_urls=tuple(urls),
-            result_path=str(directory / "loadgen-result.json"),
-            rate=start_rate,
-            duration_s=options.duration_s,
-            drain_s=options.drain_s,
-            search=options.search,
-            p99_bound_s=options.p99_bound_s,
-            growth=DEFAULT_GROWTH,
-            steps_max=options.steps_max,
-            run_tag=secrets.token_hex(8),
-        )
+        plan = load_plan(options, directory, urls, start_rate)
         plan_path = directory / "loadgen-plan.json"
         plan_path.write_text(plan.to_json())
         try:
@@ -398,52 +444,59 @@ def run_chain_bench(options: ChainBenchOptions) -> ChainBenchResult:
             )
         finally:
             network.stop_all()
-        document = json.loads(Path(plan.result_path).read_text())
+        document = read_result(Path(plan.result_path))
     steps = tuple(summarize_step(record, samples, peaks) for record in document["steps"])
-    policy = SearchPolicy(start_rate=start_rate, p99_bound_s=options.p99_bound_s)
-    outcomes = [
-        StepOutcome(
-            rate=s.rate,
-            committed_tps=s.committed_tps,
-            p99_s=s.latency.p99 if s.latency else math.inf,
-        )
-        for s in steps
-    ]
-    sustained = [o.rate for o in outcomes if o.sustained(policy.p99_bound_s)]
     return ChainBenchResult(
         options=options,
         ceiling=ceiling,
         senders=int(document["senders"]),
         steps=steps,
-        highest_sustained=max(sustained, default=None) if options.search else None,
+        highest_sustained=highest_sustained(steps, options.p99_bound_s) if options.search else None,
         machine_load=load,
     )
 
 
-def write_outputs(result: ChainBenchResult, json_path: Path | None) -> tuple[Path, Path]:
-    options = result.options
-    folder = options.out or Path.cwd()
-    folder.mkdir(parents=True, exist_ok=True)
+def output_files(options: ChainBenchOptions, json_path: Path | None) -> tuple[Path, Path]:
+    """Where the JSON and the PNG go; their folder is made now, so a run never ends in an
+    unwritable place."""
     stem = RESULT_NAME.format(suite=options.suite)
-    json_file = json_path or folder / f"{stem}.json"
-    png_file = json_file.with_suffix(".png")
-    write_json(json_file, result.to_json_dict())
-    plot(list(result.steps), title_of(result), png_file)
-    return json_file, png_file
+    json_file = json_path or (options.out or Path.cwd()) / f"{stem}.json"
+    try:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BenchOptionError(f"cannot create {json_file.parent}: {error.strerror}") from None
+    return json_file, json_file.with_suffix(".png")
+
+
+def write_outputs(result: ChainBenchResult, json_file: Path, png_file: Path) -> None:
+    try:
+        write_json(json_file, result.to_json_dict())
+        plot(list(result.steps), title_of(result), png_file)
+    except OSError as error:
+        raise BenchError(f"cannot write the results: {error}") from None
 
 
 def title_of(result: ChainBenchResult) -> str:
     options = result.options
     mode = "--max" if options.search else f"--rate {options.rate:g}"
+    if options.search and options.p99_bound_s != DEFAULT_P99_BOUND_S:
+        mode += f" --p99-bound {options.p99_bound_s:g}"
     return (
         f"gongshi bench chain --nodes {options.nodes} --suite {options.suite} "
-        f"--duration {options.duration_s:g} {mode} ({result.senders} senders, "
+        f"--duration {options.duration_s:g} {mode} --clients {options.clients} "
+        f"({result.senders} senders, "
         f"{result.ceiling.cores} cores)"
     )
 
 
 @click.command("chain")
-@click.option("--nodes", type=click.IntRange(1, 16), default=4, show_default=True)
+@click.option(
+    "--nodes",
+    type=click.IntRange(1, 16),
+    default=4,
+    show_default=True,
+    help="Node processes (one organisation each).",
+)
 @suite_option(default="intl", allow_all=False)
 @click.option(
     "--duration",
@@ -459,12 +512,13 @@ def title_of(result: ChainBenchResult) -> str:
     type=click.IntRange(1, 4096),
     default=64,
     show_default=True,
-    help="Client identities signing (each has 64 pending nonces at most).",
+    help="Client identities signing, rounded up to a multiple of --nodes (each may have "
+    "64 pending transactions).",
 )
 @click.option(
     "--p99-bound",
     type=click.FloatRange(min=0.01),
-    default=2.0,
+    default=DEFAULT_P99_BOUND_S,
     show_default=True,
     help="--max: a step is sustained only if its p99 latency (s) stays under this.",
 )
@@ -474,7 +528,13 @@ def title_of(result: ChainBenchResult) -> str:
     default=None,
     help="--max: the first step's rate [default: 25% of the ceiling].",
 )
-@click.option("--steps-max", type=click.IntRange(1, 64), default=16, show_default=True)
+@click.option(
+    "--steps-max",
+    type=click.IntRange(1, 64),
+    default=16,
+    show_default=True,
+    help="--max: most steps.",
+)
 @click.option(
     "--drain",
     type=click.FloatRange(min=0, max=600),
@@ -531,8 +591,9 @@ def chain_command(
         out=out,
         base_port=base_port,
     )
+    json_file, png_file = output_files(options, json_path)
     result = run_chain_bench(options)
-    json_file, png_file = write_outputs(result, json_path)
+    write_outputs(result, json_file, png_file)
     table = render_table(
         list(result.steps),
         result.ceiling,

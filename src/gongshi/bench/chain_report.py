@@ -25,6 +25,7 @@ from gongshi.bench.chain_stats import (
 )
 
 MB = 1 << 20
+SMOOTHING_S = 3  # the plot's committed tx/s is averaged over this many seconds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,9 +219,23 @@ def render_table(
     if focus is not None:
         lines += ["", f"process    CPU % at {focus.rate:,.0f} tx/s  peak RSS MB (whole run)"]
         lines += [
-            f"{p.name:<10} {p.cpu_percent:18.0f}  {p.rss_peak_mb:22.0f}" for p in focus.processes
+            f"{p.name:<10} {p.cpu_percent:18.0f}  "
+            + (f"{p.rss_peak_mb:22.0f}" if p.rss_peak_mb else f"{'-':>22}")
+            for p in focus.processes
         ]
+        lines.append(f"(CPU %: 100 = one core busy; {ceiling.cores} cores)")
     return "\n".join(lines)
+
+
+def moving_average(values: Sequence[float], width: int) -> list[float]:
+    """Centred moving average over `width` points (fewer at the ends): commits come a block
+    at a time, so per-second counts alternate between 0 and a block's worth."""
+    half = width // 2
+    averaged = []
+    for index in range(len(values)):
+        window = values[max(0, index - half) : index + half + 1]
+        averaged.append(sum(window) / len(window))
+    return averaged
 
 
 def plot(steps: Sequence[StepSummary], title: str, path: Path) -> None:
@@ -237,12 +252,11 @@ def plot(steps: Sequence[StepSummary], title: str, path: Path) -> None:
         offset = step.started - origin
         seconds = [offset + p.second + 0.5 for p in step.series]
         label = index == 0
-        tps_axis.step(
+        tps_axis.plot(
             seconds,
-            [p.committed_tps for p in step.series],
-            where="mid",
+            moving_average([p.committed_tps for p in step.series], SMOOTHING_S),
             color="tab:blue",
-            label="committed tx/s" if label else "_nolegend_",
+            label=f"committed tx/s ({SMOOTHING_S} s average)" if label else "_nolegend_",
         )
         tps_axis.hlines(
             step.rate,

@@ -42,6 +42,7 @@ from gongshi.bench.chain_stats import (
     steady_window,
 )
 from gongshi.bench.chain_steps import SearchPolicy, StepOutcome, next_rate
+from gongshi.bench.errors import LoadGeneratorFailed
 from gongshi.codec import encode
 from gongshi.crypto import PrivateKey, Suite, get_suite
 from gongshi.errors import GongshiError
@@ -210,6 +211,7 @@ class LoadGenerator:
         self.slots = [asyncio.Semaphore(plan.batches_in_flight) for _ in plan.api_urls]
         self.head_height = 0
         self.subscribed = 0
+        self.watchers: list[asyncio.Task[None]] = []
 
     # --- set-up --------------------------------------------------------------------------
 
@@ -406,8 +408,16 @@ class LoadGenerator:
                 self.progress(step_number, record, now - start)
             if record.open_count == 0 or now > drain_end:
                 break
+            self.check_watchers()
             await asyncio.sleep(TICK_S)
         self.progress(step_number, record, time.monotonic() - start)
+
+    def check_watchers(self) -> None:
+        """Without its block subscriptions the run measures nothing: stop if one ended."""
+        for watcher in self.watchers:
+            if watcher.done():
+                watcher.result()  # raises what ended it
+                raise LoadGeneratorFailed("a node closed its block subscription")
 
     def progress(self, step_number: int, record: StepRecord, elapsed: float) -> None:
         emit(
@@ -438,6 +448,7 @@ class LoadGenerator:
         plan = self.plan
         ready = asyncio.Event()
         watchers = [asyncio.create_task(self.watch(node, ready)) for node in range(len(self.http))]
+        self.watchers = watchers
         steps: list[StepRecord] = []
         try:
             await self.read_chain()
@@ -472,6 +483,7 @@ class LoadGenerator:
         finally:
             for watcher in watchers:
                 watcher.cancel()
+            self.watchers = []
             await asyncio.gather(*watchers, return_exceptions=True)
             for client in self.http:
                 await client.aclose()

@@ -23,6 +23,11 @@ import tomli_w
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from gongshi.codec.limits import (
+    BLOCK_BYTES_MAX,
+    BLOCK_TRANSACTIONS_MAX,
+    TRANSACTION_BYTES_MAX,
+)
 from gongshi.crypto import Suite, get_suite
 from gongshi.crypto.keyfile import read_file
 from gongshi.errors import InvalidKey, UnknownSuite
@@ -64,6 +69,8 @@ _TOP_LEVEL_KEYS = (
     "members",
 )
 MEMBERS_MAX = 4096
+# A block's transactions leave room for its header and certificates within the codec's bound.
+BLOCK_TRANSACTIONS_BYTES_MAX = BLOCK_BYTES_MAX - (1 << 20)
 # Roles a genesis member may have; validators and regulators have sections of their own.
 MEMBER_ROLES = (Role.ADMIN, Role.CLIENT, Role.OBSERVER)
 
@@ -77,18 +84,24 @@ class ChainParams:
     )
     block_txs_max: int = field(
         default=2000,
-        metadata=option("Most transactions in one block.", minimum=1, maximum=1_000_000),
+        metadata=option(
+            "Most transactions in one block.", minimum=1, maximum=BLOCK_TRANSACTIONS_MAX
+        ),
     )
     block_bytes_max: int = field(
         default=4 << 20,
         metadata=option(
-            "Largest block, in bytes of transactions.", minimum=1024, maximum=256 << 20
+            "Largest block, in bytes of transactions.",
+            minimum=1024,
+            maximum=BLOCK_TRANSACTIONS_BYTES_MAX,
         ),
     )
     tx_bytes_max: int = field(
         default=64 << 10,
         metadata=option(
-            "Largest transaction in bytes (≤ block_bytes_max).", minimum=128, maximum=16 << 20
+            "Largest transaction in bytes (≤ block_bytes_max).",
+            minimum=128,
+            maximum=TRANSACTION_BYTES_MAX,
         ),
     )
     block_gas_max: int = field(
