@@ -196,6 +196,7 @@ def test_every_method_answers_the_same_over_websocket_and_http(
     address = "0x" + client_key.address().hex()
     calls: list[tuple[str, Any]] = [
         ("chain_info", None),
+        ("chain_epochs", None),
         ("tx_get", [tx_hash]),
         ("tx_receipt", [tx_hash]),
         ("block_get", [1, True]),

@@ -105,6 +105,13 @@ class GovProposalNotFound(NotFound):
     code = 1965
 
 
+class EpochEvidencePruned(NotFound):
+    """Raised when the state that proves an epoch's validator set is pruned on this node
+    (`chain_epochs`; ask a node that keeps full state history)."""
+
+    code = 1966
+
+
 # The protocol errors; everything else keeps its own code.
 JSONRPC_CODES: dict[type[GongshiError], int] = {
     ParseError: PARSE_ERROR,

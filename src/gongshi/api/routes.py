@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gongshi.api import contracts, governance
+from gongshi.api import contracts, epochs, governance
 from gongshi.api.params import (
     BlockRef,
     Choice,
@@ -77,11 +77,32 @@ def _events(service: ChainService, p: dict[str, Any]) -> Any:
 ROUTES: tuple[Route, ...] = (
     Route(
         name="chain_info",
-        summary="Chain id, suite, genesis hash, head, validators, peers and mempool size.",
+        summary="Chain id, suite, genesis hash, head, the head's epoch and validator set, the "
+        "parameters in force for the next block, peers and mempool size.",
         params=(),
         mode=Mode.READ,
         result="chain information",
         handler=lambda s, p: s.chain_info(),
+    ),
+    Route(
+        name="chain_epochs",
+        summary="Evidence for light clients, per consensus epoch from from_epoch that has taken "
+        "force: activation height, validator set, and the state proof of the governance "
+        "validator schedule in a block of the previous epoch (header and certificate).",
+        params=(
+            Param("from_epoch", UInt(minimum=1), "First epoch.", required=False, default=1),
+            Param(
+                "limit",
+                UInt(minimum=1, maximum=epochs.EPOCHS_PAGE_MAX),
+                "Epochs per answer.",
+                required=False,
+                default=epochs.EPOCHS_PAGE_MAX,
+            ),
+        ),
+        mode=Mode.READ,
+        result="{height, epoch, epochs[{epoch, activation_height, announce_height, validators, "
+        "state}], next}",
+        handler=lambda s, p: epochs.chain_epochs(s, p["from_epoch"], p["limit"]),
     ),
     Route(
         name="tx_send",

@@ -18,6 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gongshi import __version__
+from gongshi.api.epochs import (
+    head_epoch,
+    node_json,
+    params_for_next_block,
+    params_json,
+    validators_at_head,
+)
 from gongshi.api.errors import ApiUnavailable
 from gongshi.api.wire import (
     Json,
@@ -38,7 +45,8 @@ from gongshi.execution.contract_runtime import ContractCache
 from gongshi.execution.notary import NAME as NOTARY
 from gongshi.execution.notary import record_key
 from gongshi.mempool import Admitted
-from gongshi.node.genesis import Genesis, genesis_hash
+from gongshi.mempool.errors import GasLimitTooHigh, TransactionTooLarge
+from gongshi.node.genesis import ChainParams, Genesis, genesis_hash
 from gongshi.storage import EventPosition, Ledger
 from gongshi.storage.errors import TransactionNotFound
 
@@ -104,6 +112,8 @@ class ChainService:
         # Loaded code of deployed contracts, for queries (bounded; shared by worker threads).
         self.contracts = contracts or ContractCache()
         self._genesis_hash = genesis_hash(context.genesis)
+        # (head height, parameters in force at head + 1): read again after each commit.
+        self._next_params: tuple[int, ChainParams] | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -112,9 +122,12 @@ class ChainService:
     # --- chain -----------------------------------------------------------------------------
 
     def chain_info(self) -> Json:
+        """The chain and this node; the epoch and validator set of the committed head and
+        the parameters in force for the next block come from the chain state (governance),
+        not the genesis file."""
         genesis = self._context.genesis
         height = self._ledger.committed_height
-        return {
+        info: Json = {
             "chain_id": genesis.params.chain_id,
             "suite": genesis.suite,
             "node": self._context.node_name,
@@ -122,19 +135,30 @@ class ChainService:
             "genesis_hash": to_hex(self._genesis_hash),
             "height": height,
             "head_hash": None if height is None else to_hex(self._ledger.head_hash),
-            "validators": [
-                {
-                    "index": index,
-                    "name": validator.name,
-                    "organisation": validator.organisation,
-                    "public_key": to_hex(validator.public_key),
-                    "api_address": str(validator.api_address),
-                }
-                for index, validator in enumerate(genesis.validators)
-            ],
+            "epoch": None,
+            "validators": [],
+            "params": params_json(genesis.params),
             "peers": self._context.peers(),
             "mempool_size": None if self._pool is None else len(self._pool),
         }
+        if height is not None:
+            entry = validators_at_head(self._ledger)
+            info["epoch"] = head_epoch(self._ledger)
+            info["validators"] = [
+                {"index": index, **node_json(node)} for index, node in enumerate(entry.validators)
+            ]
+            info["validators_since"] = entry.activation_height
+            info["params"] = params_json(self.params_in_force())
+        return info
+
+    def params_in_force(self) -> ChainParams:
+        """The chain parameters of the next block (head + 1), cached per head."""
+        head = self._ledger.committed_height
+        cached = self._next_params
+        if cached is None or cached[0] != head:
+            cached = params_for_next_block(self._ledger, self._context.genesis.params)
+            self._next_params = cached
+        return cached[1]
 
     def anchor(self, height: int, header: BlockHeader | None = None) -> Json:
         """The header and finality certificate of block `height`: what proofs verify against.
@@ -161,9 +185,20 @@ class ChainService:
         pool = self._pool
         if pool is None:
             raise ApiUnavailable("this node does not accept transactions")
+        # The limits of the parameters in force, whatever the pool was configured with.
+        params = self.params_in_force()
+        if len(raw) > params.tx_bytes_max:
+            raise TransactionTooLarge(
+                f"transaction is {len(raw)} bytes, the limit is {params.tx_bytes_max}"
+            )
         prepared = await asyncio.to_thread(
             pool.checker.check, raw, next_height=pool.next_height, known=pool.contains
         )
+        if prepared.tx.gas_limit > params.block_gas_max:
+            raise GasLimitTooHigh(
+                f"gas limit {prepared.tx.gas_limit} exceeds the block gas limit "
+                f"{params.block_gas_max}"
+            )
         admitted = pool.add(prepared)
         return {"tx_hash": to_hex(admitted.tx_hash), "ready": admitted.ready}
 

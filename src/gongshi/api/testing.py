@@ -3,8 +3,12 @@
 `LocalChain` creates a network directory exactly as `gongshi init` does (so SDK identities
 load from it), commits the genesis block as a node does, and commits blocks of pending
 transactions through the real execution and ledger, each with a COMMIT certificate signed
-by (a chosen number of) the genesis validators' keys. `ServedChain` runs it behind a real
-`ApiServer` in an event loop of its own thread, for synchronous test code.
+by (a chosen number of) the validators in force at its height. Validator-set changes that
+governance schedules take force as in the node: a header's `config_version` is its parent's
+epoch, plus one at the activation height of a new set, and its certificate is signed by that
+set for that epoch (keys of validators added later are given with `add_validator_key`).
+`ServedChain` runs it behind a real `ApiServer` in an event loop of its own thread, for
+synchronous test code.
 """
 
 from __future__ import annotations
@@ -37,13 +41,13 @@ from gongshi.execution import (
     execute_block,
     genesis_state_writes,
 )
+from gongshi.execution.governance_state import validator_set_at
 from gongshi.mempool import ChainHead, Mempool, MempoolConfig
 from gongshi.merkle.state_tree import MemoryNodeStore, StateTree
 from gongshi.storage import Ledger, LedgerConfig, receipts_root, tx_root
 
 T = TypeVar("T")
 
-EPOCH = 0
 BLOCK_INTERVAL_MS = 1000  # block time steps: deterministic, not the wall clock
 GENESIS_TIME = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -71,6 +75,10 @@ class LocalChain:
             self.suite.load_private_key(network_dir / "nodes" / v.name / "node.key")
             for v in self.genesis.validators
         )
+        # Signing keys by public key: the genesis validators' and those added later.
+        self._keys_by_public: dict[bytes, PrivateKey] = {
+            key.public_key_bytes(): key for key in self.validator_keys
+        }
         params = self.genesis.params
         self.limits = BlockLimits.from_params(params)
         self.environment = ExecutionEnvironment(suite=self.suite, limits=self.limits)
@@ -84,8 +92,16 @@ class LocalChain:
         )
 
     @classmethod
-    def create(cls, directory: Path, *, organisations: int = 4, suite: str = "intl") -> LocalChain:
-        """A new network under `directory/network` and its ledger under `directory/ledger`."""
+    def create(
+        cls,
+        directory: Path,
+        *,
+        organisations: int = 4,
+        suite: str = "intl",
+        state_retention_blocks: int | None = None,
+    ) -> LocalChain:
+        """A new network under `directory/network` and its ledger under `directory/ledger`
+        (pruning state older than `state_retention_blocks`, if given)."""
         options = NetworkOptions(organisations=organisations, suite=suite)
         plan = plan_network(options, now=GENESIS_TIME)
         network_dir = directory / "network"
@@ -93,7 +109,10 @@ class LocalChain:
         ledger = Ledger.open(
             directory / "ledger",
             get_suite(suite),
-            LedgerConfig(genesis_parent_hash=plan.genesis_hash),
+            LedgerConfig(
+                genesis_parent_hash=plan.genesis_hash,
+                state_retention_blocks=state_retention_blocks,
+            ),
         )
         _commit_genesis(ledger, plan)
         return cls(network_dir, plan, ledger)
@@ -104,6 +123,18 @@ class LocalChain:
         assert height is not None
         return height
 
+    def add_validator_key(self, key: PrivateKey) -> None:
+        """The signing key of a validator governance adds (so its epochs can be certified)."""
+        self._keys_by_public[key.public_key_bytes()] = key
+
+    def epoch_at(self, height: int) -> tuple[int, tuple[bytes, ...]]:
+        """The epoch of block `height` (committed, or the next one) and the public keys of
+        the set certifying it, as the node derives them (`node.reconfig.block_epoch`)."""
+        parent = self.ledger.get_header(height - 1)
+        entry = validator_set_at(self.ledger.state_reader(height - 1), height)
+        epoch = parent.config_version + (1 if entry.activation_height == height else 0)
+        return epoch, entry.public_keys
+
     def context(self, node_name: str = "local") -> ChainContext:
         return ChainContext(genesis=self.genesis, suite=self.suite, node_name=node_name)
 
@@ -113,11 +144,12 @@ class LocalChain:
         ledger, suite = self.ledger, self.suite
         height = self.height + 1
         parent = ledger.get_header(height - 1)
+        epoch, validators = self.epoch_at(height)
         context = BlockContext(
             chain_id=self.genesis.params.chain_id,
             height=height,
             timestamp_ms=parent.timestamp_ms + BLOCK_INTERVAL_MS,
-            proposer=self.genesis.validators[0].public_key,
+            proposer=validators[0],
         )
         state = ledger.state_reader()
         identities = StateIdentityReader(state, suite)
@@ -146,7 +178,7 @@ class LocalChain:
             timestamp_ms=context.timestamp_ms,
             proposer=context.proposer,
             round=height,
-            config_version=0,
+            config_version=epoch,
         )
         block = Block(header=header, transactions=tuple(p.tx for p in body.transactions))
         certificate = self.certificate(header, signers=signers)
@@ -158,18 +190,25 @@ class LocalChain:
         return block, result.receipts
 
     def certificate(self, header: BlockHeader, *, signers: int | None = None) -> bytes:
-        """The encoded COMMIT certificate of `header` by the first `signers` validators."""
+        """The encoded COMMIT certificate of `header` by the first `signers` validators of
+        the set in force at its height (default: all), for its epoch."""
+        _, validators = self.epoch_at(header.height)
+        missing = [key.hex()[:16] for key in validators if key not in self._keys_by_public]
+        if missing:
+            raise KeyError(f"no signing key for validators {missing} (add_validator_key)")
         block_hash = header.hash(self.suite)
         message = vote_bytes(
             self.genesis.params.chain_id.encode(),
-            EPOCH,
+            header.config_version,
             Phase.COMMIT,
             header.height,
             header.round,
             block_hash,
         )
-        count = len(self.validator_keys) if signers is None else signers
-        signatures = {i: key.sign(message) for i, key in enumerate(self.validator_keys[:count])}
+        count = len(validators) if signers is None else signers
+        signatures = {
+            i: self._keys_by_public[key].sign(message) for i, key in enumerate(validators[:count])
+        }
         qc = build_qc(Phase.COMMIT, header.height, header.round, block_hash, signatures)
         return encode_certificate(qc)
 

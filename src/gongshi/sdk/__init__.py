@@ -6,6 +6,8 @@ locally, and every proof verified against a quorum-signed header.
         receipt = client.notary_register(client.network.suite.hash(document))
         receipt.block.height, receipt.block.signers, receipt.block.validators
 
+Blocks after a validator-set change are verified against the set of their epoch, proven
+from the genesis validators by `chain_epochs` evidence (fetched when first needed).
 `AsyncClient` has the same calls as coroutines, plus subscriptions (`blocks()`, `events()`)
 and receipts awaited by subscription. docs/sdk.md has the details.
 """
@@ -13,7 +15,9 @@ and receipts awaited by subscription. docs/sdk.md has the details.
 from gongshi.sdk.aclient import AsyncClient
 from gongshi.sdk.client import Client
 from gongshi.sdk.contracts import ProvenCode, ProvenContract
+from gongshi.sdk.epochs import EpochValidator, TrustedEpoch
 from gongshi.sdk.errors import (
+    EpochTransitionRejected,
     GovernanceCallFailed,
     IdentityNotFound,
     InvalidGovernancePayload,
@@ -24,7 +28,9 @@ from gongshi.sdk.errors import (
     RemoteError,
     SdkError,
     TransactionFailed,
+    UnknownEpoch,
     UnverifiedHeader,
+    WrongEpoch,
 )
 from gongshi.sdk.governance import ProvenProposal
 from gongshi.sdk.identity import Identity
@@ -42,6 +48,8 @@ from gongshi.sdk.verify import (
 __all__ = [
     "AsyncClient",
     "Client",
+    "EpochTransitionRejected",
+    "EpochValidator",
     "GovernanceCallFailed",
     "Identity",
     "IdentityNotFound",
@@ -60,11 +68,14 @@ __all__ = [
     "RemoteError",
     "SdkError",
     "TransactionFailed",
+    "TrustedEpoch",
+    "UnknownEpoch",
     "UnverifiedHeader",
     "VerifiedBlock",
     "VerifiedHeader",
     "VerifiedReceipt",
     "VerifiedState",
     "VerifiedTransaction",
+    "WrongEpoch",
     "hash_file",
 ]

@@ -12,9 +12,10 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
@@ -23,6 +24,7 @@ from gongshi.api.wire import to_hex
 from gongshi.codec import Transaction, encode
 from gongshi.sdk import contracts as contract_proofs
 from gongshi.sdk.core import (
+    EPOCH_PAGES_MAX,
     NONCE_RETRIES_MAX,
     SEND_RETRY_S,
     SEND_WAIT_S,
@@ -30,7 +32,14 @@ from gongshi.sdk.core import (
     load_connection,
     ws_url,
 )
-from gongshi.sdk.errors import MalformedResponse, NodeUnreachable, ReceiptTimeout, RemoteError
+from gongshi.sdk.epochs import TrustedEpoch
+from gongshi.sdk.errors import (
+    MalformedResponse,
+    NodeUnreachable,
+    ReceiptTimeout,
+    RemoteError,
+    UnknownEpoch,
+)
 from gongshi.sdk.governance import (
     GOVERNANCE_GAS_LIMIT,
     ProvenProposal,
@@ -58,6 +67,7 @@ from gongshi.sdk.transactions import (
 )
 from gongshi.sdk.verify import VerifiedBlock, VerifiedReceipt, VerifiedState
 
+T = TypeVar("T")
 NONCE_ALREADY_PENDING = "NonceAlreadyPending"
 WS_MESSAGE_BYTES_MAX = 32 << 20
 
@@ -104,6 +114,28 @@ class AsyncClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
+    async def epochs(self, until: int | None = None) -> tuple[TrustedEpoch, ...]:
+        """Fetch (`chain_epochs`) and verify the evidence of validator-set changes until
+        epoch `until` (default: every epoch the node proves) is trusted; the trusted epochs,
+        from the genesis validators' epoch 0 on. EpochTransitionRejected on false evidence."""
+        core = self.core
+        for _ in range(EPOCH_PAGES_MAX):
+            if not core.epochs_wanted(until):
+                break
+            result = await self.rpc.call("chain_epochs", core.epochs_params())
+            if not core.verifier.trust_epochs(result):
+                break
+        return core.verifier.epochs.epochs
+
+    async def _verified(self, check: Callable[[], T]) -> T:
+        """`check()`, and once more after fetching the evidence of an epoch it did not know
+        (a header of a later validator set); UnknownEpoch if the node cannot prove it."""
+        try:
+            return check()
+        except UnknownEpoch as unknown:
+            await self.epochs(unknown.epoch)
+        return check()
+
     # --- reads -----------------------------------------------------------------------------
 
     async def chain_info(self) -> dict[str, Any]:
@@ -115,20 +147,22 @@ class AsyncClient:
     async def block(self, ref: int | bytes, *, full: bool = False) -> VerifiedBlock:
         param: int | str = ref if isinstance(ref, int) else to_hex(ref)
         result = await self.rpc.call("block_get", {"block": param, "full": full})
-        return self.core.verifier.block(result, ref)
+        return await self._verified(lambda: self.core.verifier.block(result, ref))
 
     async def receipt(self, tx_hash: bytes) -> VerifiedReceipt | None:
         result = await self.rpc.call("tx_receipt", [to_hex(tx_hash)])
         if result is None:
             return None
-        return self.core.verifier.receipt(result, tx_hash)
+        return await self._verified(partial(self.core.verifier.receipt, result, tx_hash))
 
     async def state(self, namespace: str, key: bytes, height: int | None = None) -> VerifiedState:
         params: dict[str, Any] = {"namespace": namespace, "key": to_hex(key)}
         if height is not None:
             params["height"] = height
         result = await self.rpc.call("state_get", params)
-        return self.core.verifier.state(result, namespace, key, height)
+        return await self._verified(
+            lambda: self.core.verifier.state(result, namespace, key, height)
+        )
 
     async def nonce(self, address: bytes | None = None) -> int:
         target = address if address is not None else self.core.signer().address
@@ -141,7 +175,7 @@ class AsyncClient:
 
     async def notary_get(self, doc_hash: bytes, height: int | None = None) -> ProvenRecord:
         result = await self.rpc.call("notary_get", self.core.notary_params(doc_hash, height))
-        return self.core.notary_result(result, doc_hash, height)
+        return await self._verified(lambda: self.core.notary_result(result, doc_hash, height))
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -203,7 +237,9 @@ class AsyncClient:
                 ) as results,
             ):
                 async for result in results:
-                    return self.core.verifier.receipt(result, tx_hash)
+                    return await self._verified(
+                        partial(self.core.verifier.receipt, result, tx_hash)
+                    )
         except TimeoutError:
             raise ReceiptTimeout(f"no receipt for {tx_hash.hex()} within {timeout_s} s") from None
         raise NodeUnreachable("the subscription ended before the receipt came")
@@ -280,7 +316,7 @@ class AsyncClient:
 
     async def proposal(self, proposal_id: int) -> ProvenProposal:
         result = await self.rpc.call("gov_proposal", {"id": proposal_id})
-        return self.core.proposal_result(result, proposal_id)
+        return await self._verified(lambda: self.core.proposal_result(result, proposal_id))
 
     async def proposals(
         self, *, status: str | None = None, start: int = 0, limit: int = 20
@@ -341,7 +377,9 @@ class AsyncClient:
         self, name: str, *, height: int | None = None
     ) -> contract_proofs.ProvenContract:
         result = await self.rpc.call("contract_get", contract_proofs.get_params(name, height))
-        return contract_proofs.get_result(self.core, result, name, height)
+        return await self._verified(
+            lambda: contract_proofs.get_result(self.core, result, name, height)
+        )
 
     async def contract_code(
         self, name: str, *, version: int | None = None
@@ -349,7 +387,9 @@ class AsyncClient:
         proven = await self.contract_get(name)
         params, code_hash = contract_proofs.code_params(proven, version)
         result = await self.rpc.call("contract_code", params)
-        return contract_proofs.code_result(self.core, result, params, code_hash)
+        return await self._verified(
+            lambda: contract_proofs.code_result(self.core, result, params, code_hash)
+        )
 
     # --- subscriptions ---------------------------------------------------------------------
 
@@ -360,7 +400,7 @@ class AsyncClient:
                 height = result.get("height") if isinstance(result, dict) else None
                 if type(height) is not int:
                     raise MalformedResponse("a block notification has no height")
-                yield self.core.verifier.block(result, height)
+                yield await self._verified(partial(self.core.verifier.block, result, height))
 
     async def events(
         self, contract: str | None = None, name: str | None = None

@@ -11,14 +11,15 @@ Every read that the chain can prove is verified before it is returned (see `veri
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gongshi.api.wire import to_hex
 from gongshi.codec import Transaction, encode
 from gongshi.sdk import contracts as contract_proofs
 from gongshi.sdk.core import (
+    EPOCH_PAGES_MAX,
     NONCE_RETRIES_MAX,
     POLL_INTERVAL_S,
     SEND_RETRY_S,
@@ -26,7 +27,8 @@ from gongshi.sdk.core import (
     ClientCore,
     load_connection,
 )
-from gongshi.sdk.errors import ReceiptTimeout, RemoteError
+from gongshi.sdk.epochs import TrustedEpoch
+from gongshi.sdk.errors import ReceiptTimeout, RemoteError, UnknownEpoch
 from gongshi.sdk.governance import (
     GOVERNANCE_GAS_LIMIT,
     ProvenProposal,
@@ -48,6 +50,7 @@ from gongshi.sdk.transactions import (
 )
 from gongshi.sdk.verify import VerifiedBlock, VerifiedReceipt, VerifiedState, VerifiedTransaction
 
+T = TypeVar("T")
 NONCE_ALREADY_PENDING = "NonceAlreadyPending"
 EVENTS_MAX = 100_000
 
@@ -102,6 +105,28 @@ class Client:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def epochs(self, until: int | None = None) -> tuple[TrustedEpoch, ...]:
+        """Fetch (`chain_epochs`) and verify the evidence of validator-set changes until
+        epoch `until` (default: every epoch the node proves) is trusted; the trusted epochs,
+        from the genesis validators' epoch 0 on. EpochTransitionRejected on false evidence."""
+        core = self.core
+        for _ in range(EPOCH_PAGES_MAX):
+            if not core.epochs_wanted(until):
+                break
+            result = self.rpc.call("chain_epochs", core.epochs_params())
+            if not core.verifier.trust_epochs(result):
+                break
+        return core.verifier.epochs.epochs
+
+    def _verified(self, check: Callable[[], T]) -> T:
+        """`check()`, and once more after fetching the evidence of an epoch it did not know
+        (a header of a later validator set); UnknownEpoch if the node cannot prove it."""
+        try:
+            return check()
+        except UnknownEpoch as unknown:
+            self.epochs(unknown.epoch)
+        return check()
+
     # --- reads -----------------------------------------------------------------------------
 
     def chain_info(self) -> dict[str, Any]:
@@ -114,27 +139,31 @@ class Client:
     def block(self, ref: int | bytes, *, full: bool = False) -> VerifiedBlock:
         param: int | str = ref if isinstance(ref, int) else to_hex(ref)
         result = self.rpc.call("block_get", {"block": param, "full": full})
-        return self.core.verifier.block(result, ref)
+        return self._verified(lambda: self.core.verifier.block(result, ref))
 
     def transaction(self, tx_hash: bytes) -> VerifiedTransaction | None:
         """A committed transaction, verified; None if it is pending or unknown."""
         result = self.rpc.call("tx_get", [to_hex(tx_hash)])
         if not isinstance(result, dict) or result.get("status") != "committed":
             return None
-        return self.core.verifier.transaction(result, tx_hash)
+        return self._verified(lambda: self.core.verifier.transaction(result, tx_hash))
 
     def receipt(self, tx_hash: bytes) -> VerifiedReceipt | None:
         """A transaction's receipt, verified; None while it is not committed."""
         result = self.rpc.call("tx_receipt", [to_hex(tx_hash)])
         if result is None:
             return None
-        return self.core.verifier.receipt(result, tx_hash)
+        return self._verified(lambda: self.core.verifier.receipt(result, tx_hash))
 
     def state(self, namespace: str, key: bytes, height: int | None = None) -> VerifiedState:
         params: dict[str, Any] = {"namespace": namespace, "key": to_hex(key)}
         if height is not None:
             params["height"] = height
-        return self.core.verifier.state(self.rpc.call("state_get", params), namespace, key, height)
+        return self._verified(
+            lambda: self.core.verifier.state(
+                self.rpc.call("state_get", params), namespace, key, height
+            )
+        )
 
     def nonce(self, address: bytes | None = None) -> int:
         """The committed next nonce of `address` (default: this client's identity)."""
@@ -176,7 +205,7 @@ class Client:
 
     def notary_get(self, doc_hash: bytes, height: int | None = None) -> ProvenRecord:
         result = self.rpc.call("notary_get", self.core.notary_params(doc_hash, height))
-        return self.core.notary_result(result, doc_hash, height)
+        return self._verified(lambda: self.core.notary_result(result, doc_hash, height))
 
     def notary_list(
         self, owner: bytes | None = None, *, start: int = 0, limit: int = 20
@@ -327,7 +356,7 @@ class Client:
         """Proposal `proposal_id`, verified by the state proof of its stored encoding;
         RemoteError 1965 (GovProposalNotFound) if there is none."""
         result = self.rpc.call("gov_proposal", {"id": proposal_id})
-        return self.core.proposal_result(result, proposal_id)
+        return self._verified(lambda: self.core.proposal_result(result, proposal_id))
 
     def proposals(
         self, *, status: str | None = None, start: int = 0, limit: int = 20
@@ -399,7 +428,7 @@ class Client:
         """The lifecycle record of contract `name` (or 0x address), verified by the state
         proof of its stored encoding; RemoteError (CallNotFound) if none is deployed."""
         result = self.rpc.call("contract_get", contract_proofs.get_params(name, height))
-        return contract_proofs.get_result(self.core, result, name, height)
+        return self._verified(lambda: contract_proofs.get_result(self.core, result, name, height))
 
     def contract_code(self, name: str, *, version: int | None = None) -> contract_proofs.ProvenCode:
         """The source of `version` (default: the current one) of contract `name`, proven:
@@ -407,4 +436,6 @@ class Client:
         at the same height, and the two must match."""
         params, code_hash = contract_proofs.code_params(self.contract_get(name), version)
         result = self.rpc.call("contract_code", params)
-        return contract_proofs.code_result(self.core, result, params, code_hash)
+        return self._verified(
+            lambda: contract_proofs.code_result(self.core, result, params, code_hash)
+        )

@@ -32,6 +32,7 @@ NONCE_RETRIES_MAX = 66  # a sender has at most 64 pending nonces (the mempool's 
 POLL_INTERVAL_S = 0.2
 SEND_WAIT_S = 60.0  # how long `send` waits out a full nonce window
 SEND_RETRY_S = 0.05  # between attempts while the window is full (a block frees it)
+EPOCH_PAGES_MAX = 1000  # chain_epochs calls per catch-up (16 epochs each)
 
 
 def ws_url(http_url: str) -> str:
@@ -125,6 +126,15 @@ class ClientCore:
         if answered != expected:
             raise MalformedResponse("tx_send answered with another transaction's hash")
         return expected
+
+    # --- epochs ----------------------------------------------------------------------------
+
+    def epochs_wanted(self, until: int | None) -> bool:
+        """Whether evidence is still needed to trust epoch `until` (None: all the node has)."""
+        return until is None or self.verifier.epochs.latest.epoch < until
+
+    def epochs_params(self) -> dict[str, Any]:
+        return {"from_epoch": self.verifier.epochs.latest.epoch + 1}
 
     # --- results ---------------------------------------------------------------------------
 

@@ -54,7 +54,7 @@ class IdentityNotFound(ConfigError):
 
 class UnverifiedHeader(InvalidProof):
     """Raised when a block header does not hash to the claimed hash or its finality
-    certificate is not a valid quorum of the genesis validators' signatures."""
+    certificate is not a valid quorum of its epoch's validators' signatures."""
 
     code = 1985
 
@@ -97,3 +97,30 @@ class GovernanceCallFailed(SdkError):
         if receipt_code:
             self.code = receipt_code
         self.receipt = receipt
+
+
+class UnknownEpoch(UnverifiedHeader):
+    """Raised when a header claims a consensus epoch whose validator set the client has no
+    verified evidence for (the node did not prove it, or it does not exist); `epoch` is the
+    claimed one."""
+
+    code = 1996
+
+    def __init__(self, message: str, *, epoch: int) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+
+
+class WrongEpoch(UnverifiedHeader):
+    """Raised when a header's epoch does not fit its height in the trusted schedule (a block
+    of epoch e must lie in [activation of e, activation of e + 1))."""
+
+    code = 1997
+
+
+class EpochTransitionRejected(InvalidProof):
+    """Raised when evidence of a validator-set change does not prove it: the block is not of
+    the previous epoch or not certified by its set, the schedule's proof fails, or the entry
+    is not the one taking force next."""
+
+    code = 1998

@@ -3,7 +3,8 @@
 `NetworkInfo.load(dir)` reads `dir/genesis.toml` (as `gongshi init` / `gongshi up` write
 it): the suite, the chain id, the genesis hash and the validator set whose signatures make a
 block final, and each validator's API address. Proofs are verified against this, never
-against what a node says about itself.
+against what a node says about itself: the validators here are epoch 0's, and later sets are
+trusted only from evidence checked against them (`sdk/epochs.py`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from gongshi.sdk.errors import SdkError
 
 GENESIS_FILE = "genesis.toml"
 DEFAULT_NETWORK_DIR = Path("localnet")
-# Validator-set changes arrive with governance; until then every block is of epoch 0.
-EPOCH = 0
+# The genesis validators are epoch 0's; later sets are proven (`sdk/epochs.py`), never read
+# from a node's word.
+GENESIS_EPOCH = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,7 +46,7 @@ class NetworkInfo:
             suite=get_suite(genesis.suite),
             genesis_hash=genesis_hash(genesis),
             validators=ValidatorSet(
-                epoch=EPOCH, public_keys=tuple(v.public_key for v in genesis.validators)
+                epoch=GENESIS_EPOCH, public_keys=tuple(v.public_key for v in genesis.validators)
             ),
         )
 

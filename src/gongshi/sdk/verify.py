@@ -2,7 +2,9 @@
 
 For every proof: decode the raw header and certificate (never the readable copies), check
 the header hashes to the block hash the certificate signs, check the certificate with
-`verify_commit` against the genesis validator set, then check the RFC 6962 inclusion proof
+`verify_commit` against the validator set of the header's epoch (`config_version`) as the
+trusted schedule gives it (`sdk/epochs.py`: genesis validators for epoch 0, later sets only
+from verified `chain_epochs` evidence), then check the RFC 6962 inclusion proof
 (transaction, receipt) or the state proof against the header's root, for the very item
 asked about. Any failure is an `InvalidProof`. Uses only the pure verifiers of
 `gongshi.merkle` and `gongshi.consensus`.
@@ -32,11 +34,26 @@ from gongshi.consensus import SuiteVerifier, decode_certificate, verify_commit
 from gongshi.consensus.types import Phase
 from gongshi.errors import GongshiError, InvalidProof
 from gongshi.merkle import StateProof, hash_leaf, merkle_root, verify_inclusion, verify_state_proof
-from gongshi.sdk.errors import MalformedResponse, ProofMismatch, UnverifiedHeader
+from gongshi.sdk.epochs import (
+    VALIDATORS_KEY,
+    VALIDATORS_NAMESPACE,
+    EpochSchedule,
+    EpochValidator,
+    TrustedEpoch,
+    decode_schedule,
+    next_epoch,
+)
+from gongshi.sdk.errors import (
+    EpochTransitionRejected,
+    MalformedResponse,
+    ProofMismatch,
+    UnverifiedHeader,
+)
 from gongshi.sdk.keys import state_key
-from gongshi.sdk.network import NetworkInfo
+from gongshi.sdk.network import GENESIS_EPOCH, NetworkInfo
 
 HASH_SIZE = 32
+EPOCHS_PER_ANSWER_MAX = 64  # more items in one chain_epochs answer are not looked at
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +65,7 @@ class VerifiedHeader:
     certificate: QuorumCertificate
     signers: int
     validators: int
+    epoch: int = GENESIS_EPOCH
 
     @property
     def height(self) -> int:
@@ -115,19 +133,38 @@ def _int(document: Any, name: str) -> int:
     return value
 
 
+def _genesis_epoch(network: NetworkInfo) -> TrustedEpoch:
+    return TrustedEpoch(
+        epoch=GENESIS_EPOCH,
+        activation_height=0,
+        validators=network.validators,
+        nodes=tuple(
+            EpochValidator(
+                name=v.name,
+                organisation=v.organisation,
+                public_key=v.public_key,
+                api_address=str(v.api_address),
+            )
+            for v in network.genesis.validators
+        ),
+    )
+
+
 class ProofVerifier:
-    """Checks responses of the API against a network's genesis (see the module docstring)."""
+    """Checks responses of the API against a network's genesis (see the module docstring).
+    Holds the trusted epochs (`epochs`), extended by `trust_epochs`."""
 
     def __init__(self, network: NetworkInfo) -> None:
         self._network = network
         self._suite = network.suite
         self._verifier = SuiteVerifier(network.suite)
         self._chain_id = network.chain_id.encode()
+        self.epochs = EpochSchedule(_genesis_epoch(network))
 
     # --- headers ---------------------------------------------------------------------------
 
-    def header(self, anchor: Any, *, allow_genesis: bool = False) -> VerifiedHeader:
-        """The header of an anchor object, proven final by its certificate."""
+    def _decoded_anchor(self, anchor: Any) -> tuple[BlockHeader, bytes, QuorumCertificate]:
+        """The raw header (hashing to the claimed hash), its hash and the raw certificate."""
         header: BlockHeader = _decode_raw(BlockHeader, anchor, "header_raw")
         block_hash = header.hash(self._suite)
         if _raw(anchor, "hash") != block_hash:
@@ -138,15 +175,28 @@ class ProofVerifier:
             if isinstance(error, InvalidProof):
                 raise
             raise MalformedResponse(f"certificate: {error.message}") from None
-        validators = self._network.validators
+        return header, block_hash, certificate
+
+    def _certified(
+        self, header: BlockHeader, block_hash: bytes, certificate: QuorumCertificate, epoch: int
+    ) -> bool:
+        validators = self.epochs.get(epoch).validators
+        return verify_commit(
+            self._chain_id, validators, block_hash, header.height, certificate, self._verifier
+        )
+
+    def header(self, anchor: Any, *, allow_genesis: bool = False) -> VerifiedHeader:
+        """The header of an anchor object, proven final by its certificate (signed by its
+        epoch's validators). UnknownEpoch if that epoch is not trusted yet."""
+        header, block_hash, certificate = self._decoded_anchor(anchor)
+        epoch = self.epochs.for_header(header)
+        validators = epoch.validators
         if header.height == 0:
             self._check_genesis(header, block_hash, certificate, allow_genesis)
-        elif not verify_commit(
-            self._chain_id, validators, block_hash, header.height, certificate, self._verifier
-        ):
+        elif not self._certified(header, block_hash, certificate, epoch.epoch):
             raise UnverifiedHeader(
                 f"block {header.height}: the finality certificate is not a valid quorum "
-                f"({validators.quorum} of {validators.size}) of the genesis validators"
+                f"({validators.quorum} of {validators.size}) of epoch {epoch.epoch}'s validators"
             )
         return VerifiedHeader(
             header=header,
@@ -154,7 +204,60 @@ class ProofVerifier:
             certificate=certificate,
             signers=len(certificate.signers),
             validators=validators.size,
+            epoch=epoch.epoch,
         )
+
+    # --- epochs ----------------------------------------------------------------------------
+
+    def trust_epochs(self, result: Any) -> bool:
+        """Verify a `chain_epochs` answer's items in order, each from the last trusted epoch,
+        and trust them. Items of epochs already trusted are skipped. True if the answer says
+        more epochs follow (`next`) and this one made progress."""
+        items = _field(result, "epochs")
+        if not isinstance(items, list):
+            raise MalformedResponse("chain_epochs: epochs is not a list")
+        added = 0
+        for item in items[:EPOCHS_PER_ANSWER_MAX]:
+            claimed = _int(item, "epoch")
+            if claimed <= self.epochs.latest.epoch:
+                continue
+            self.epochs.add(self._transition(self.epochs.latest, item))
+            added += 1
+        return added > 0 and _field(result, "next") is not None
+
+    def _transition(self, previous: TrustedEpoch, item: Any) -> TrustedEpoch:
+        """Epoch previous+1 from its evidence (docs/sdk.md, "Validator-set changes")."""
+        claimed, wanted = _int(item, "epoch"), previous.epoch + 1
+        if claimed != wanted:
+            raise EpochTransitionRejected(
+                f"evidence for epoch {claimed} while epoch {wanted} is the next to prove"
+            )
+        state = _field(item, "state")
+        header, block_hash, certificate = self._decoded_anchor(_field(state, "anchor"))
+        height = header.height
+        if header.config_version != previous.epoch or height < max(previous.activation_height, 1):
+            raise EpochTransitionRejected(
+                f"epoch {wanted}'s evidence, block {height} of epoch {header.config_version}, "
+                f"is not a block of epoch {previous.epoch} (from height "
+                f"{previous.activation_height})"
+            )
+        if not self._certified(header, block_hash, certificate, previous.epoch):
+            raise EpochTransitionRejected(
+                f"epoch {wanted}'s evidence, block {height}, is not certified by a quorum of "
+                f"epoch {previous.epoch}'s validators"
+            )
+        if _int(state, "height") != height:
+            raise ProofMismatch("the schedule's proof height is not its anchor's")
+        value = self._proven_value(state, header, VALIDATORS_NAMESPACE, VALIDATORS_KEY)
+        if value is None:
+            raise EpochTransitionRejected(f"block {height}'s state holds no validator schedule")
+        epoch = next_epoch(previous, header, decode_schedule(value))
+        if _int(item, "activation_height") != epoch.activation_height:
+            raise EpochTransitionRejected(
+                f"epoch {wanted} is said to start at {_int(item, 'activation_height')}, but the "
+                f"proven schedule starts it at {epoch.activation_height}"
+            )
+        return epoch
 
     def _check_genesis(
         self,
@@ -251,6 +354,14 @@ class ProofVerifier:
         block = self.header(_field(result, "anchor"))
         if height is not None and block.height != height:
             raise ProofMismatch(f"asked for the state at {height}, got {block.height}")
+        value = self._proven_value(result, block.header, namespace, key)
+        return VerifiedState(namespace=namespace, key=key, value=value, block=block)
+
+    def _proven_value(
+        self, result: Any, header: BlockHeader, namespace: str, key: bytes
+    ) -> bytes | None:
+        """The value (None: absent) of a state read of `key`, its proof checked against
+        `header`'s state root."""
         if _field(result, "namespace") != namespace or _raw(result, "key") != key:
             raise ProofMismatch("the node proved another key than the one asked for")
         value_json = _field(result, "value")
@@ -262,9 +373,9 @@ class ProofVerifier:
                 raise
             raise MalformedResponse(f"state proof: {error.message}") from None
         verify_state_proof(
-            self._suite.hash, block.header.state_root, state_key(namespace, key), value, proof
+            self._suite.hash, header.state_root, state_key(namespace, key), value, proof
         )
-        return VerifiedState(namespace=namespace, key=key, value=value, block=block)
+        return value
 
 
 def decode_record_value(data: bytes) -> CborValue:
