@@ -45,7 +45,7 @@ def test_status(run) -> None:
     code, out, err = run("status")
     assert code == 0, err
     assert "chain gongshi-localnet (suite intl)" in out
-    assert "validators  4: node1, node2, node3, node4" in out
+    assert "validators  4: node1, node2, node3, node4 (epoch 0)" in out
     assert re.search(r"height\s+0, head 0x[0-9a-f]{64}", out)
 
 

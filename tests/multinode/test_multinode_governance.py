@@ -3,8 +3,8 @@ nodes, a fifth organisation's node joins consensus, a node certificate is revoke
 connections are refused) and a node is removed while the others keep committing.
 
 Proposals and votes are plain `governance.propose` / `governance.vote` transactions sent
-with the SDK; receipts are read over JSON-RPC (the SDK verifies receipts against the genesis
-validators, which no longer certify blocks after a reconfiguration).
+with the SDK; receipts are read over JSON-RPC, so the test observes what each node says
+(tests/sdk/test_sdk_epochs.py covers the SDK's verification across epochs).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 
 Defaults fit what `gongshi up` creates: the network directory `localnet/` in the current
 directory, the first node's API and org1's client identity. Everything the chain can prove
-is verified by the SDK (against the genesis validators) before it is printed.
+is verified by the SDK (against the validator set of its epoch, proven from genesis) before it
+is printed.
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ def status(connect: Callable[..., Client]) -> None:
                 click.echo(f"  head block  {proof_line(head.block)}")
         validators = info.get("validators") or []
         names = ", ".join(str(v.get("name")) for v in validators if isinstance(v, dict))
-        click.echo(f"  validators  {len(validators)}: {names}")
+        click.echo(f"  validators  {len(validators)}: {names} (epoch {info.get('epoch')})")
         click.echo(f"  peers       {info.get('peers')}")
         click.echo(f"  mempool     {info.get('mempool_size')} pending")
 
