@@ -210,6 +210,7 @@ def test_every_method_answers_the_same_over_websocket_and_http(
         ("gov_params", None),
         ("gov_validators", None),
         ("gov_organisations", None),
+        ("node_status", None),
         ("rpc_discover", None),
     ]
     covered = {name for name, _ in calls} | {

@@ -16,6 +16,7 @@ def test_campaign_reports_passes() -> None:
     outcome = CliRunner().invoke(sim, ["--runs", "3", "--seed", "40"])
     assert outcome.exit_code == 0, outcome.output
     assert outcome.output.startswith("SEED=40 runs=3")
+    assert "epoch_faults=drawn" in outcome.output
     assert "3 passed, 0 failed" in outcome.output
 
 
@@ -63,3 +64,24 @@ def test_behaviour_option_pins_what_byzantine_validators_do_and_is_replayed() ->
 def test_unknown_behaviour_is_refused() -> None:
     outcome = CliRunner().invoke(sim, ["--runs", "1", "--behaviour", "sleepy"])
     assert outcome.exit_code == 2
+
+
+def test_reconfig_option_gives_every_scenario_a_validator_set_change() -> None:
+    outcome = CliRunner().invoke(sim, ["--runs", "3", "--seed", "9", "--reconfig", "--verbose"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "epoch_faults=reconfig" in outcome.output
+    assert outcome.output.count("reconfig=yes") == 3
+    traces = re.findall(r"trace=([0-9a-f]+)", outcome.output)
+    assert traces[0] == run_scenario(9, reconfig=True).trace_hash
+    assert replay_command(9, reconfig=True).endswith(" --reconfig")
+
+
+def test_no_epoch_faults_replays_scenarios_as_drawn_before_them() -> None:
+    outcome = CliRunner().invoke(sim, ["--runs", "1", "--seed", "68", "--no-epoch-faults"])
+    assert outcome.exit_code == 0, outcome.output
+    trace = re.search(r"trace=([0-9a-f]+)", outcome.output)
+    assert trace is not None
+    assert trace.group(1) == run_scenario(68, epoch_faults=False).trace_hash
+    assert trace.group(1) != run_scenario(68).trace_hash  # seed 68 changes its set
+    refused = CliRunner().invoke(sim, ["--runs", "1", "--reconfig", "--no-epoch-faults"])
+    assert refused.exit_code != 0

@@ -1,7 +1,8 @@
 """CI campaign: >= 1,000 seeded scenarios mixing every fault, checked at every step.
 
 Each scenario draws its cluster size, delays, loss, duplication, partitions, crashes,
-reconfiguration and (at most f) Byzantine behaviours from its seed. A failure lists every
+validator-set changes (with crashes at the epoch boundary and late-durable commits) and (at
+most f) Byzantine behaviours from its seed. A failure lists every
 failing seed with the command that replays it.
 """
 
@@ -60,6 +61,10 @@ def test_campaign_mixes_every_kind_of_fault() -> None:
                 ("partition", bool(options.partitions)),
                 ("crash", bool(options.crashes)),
                 ("reconfig", options.reconfig is not None),
+                ("rejoin", options.second_reconfig is not None),
+                ("boundary-crash", bool(options.boundary_crashes)),
+                ("commit-lag", options.commit_lag_ms > 0),
+                ("no-barrier", options.commit_lag_ms > 0 and not options.epoch_barrier),
                 ("n=3f+1", options.validators in (4, 7)),
                 ("n!=3f+1", options.validators in (5, 6)),
             )
@@ -71,6 +76,10 @@ def test_campaign_mixes_every_kind_of_fault() -> None:
         "partition",
         "crash",
         "reconfig",
+        "rejoin",
+        "boundary-crash",
+        "commit-lag",
+        "no-barrier",
         "n=3f+1",
         "n!=3f+1",
     }
@@ -80,11 +89,12 @@ def test_campaign_mixes_every_kind_of_fault() -> None:
 @pytest.mark.parametrize("first_draw", [False, True])
 @pytest.mark.parametrize("seed", regression_seeds())
 def test_regression_seed(seed: int, first_draw: bool) -> None:
-    # `first_draw`: the scenario as drawn before the later behaviours existed, which is the
-    # one a seed recorded back then failed with.
+    # `first_draw`: the scenario as drawn before the later behaviours and the epoch faults
+    # existed, which is the one a seed recorded back then failed with.
     behaviours = FIRST_BEHAVIOURS if first_draw else ()
-    result = run_scenario(seed, behaviours=behaviours)
-    replay = replay_command(seed, behaviours=behaviours)
+    epoch_faults = not first_draw
+    result = run_scenario(seed, behaviours=behaviours, epoch_faults=epoch_faults)
+    replay = replay_command(seed, behaviours=behaviours, epoch_faults=epoch_faults)
     assert result.ok, f"{result.violations[0]}; replay: {replay}"
 
 
@@ -92,3 +102,10 @@ def test_regression_seed(seed: int, first_draw: bool) -> None:
 def test_long_campaign() -> None:
     report = run_campaign(1, 20_000)
     assert not report.failures, [replay_command(r.options.seed) for r in report.failures]
+
+
+@pytest.mark.slow
+def test_long_reconfiguration_campaign() -> None:
+    report = run_campaign(1, 5_000, reconfig=True)
+    failures = [replay_command(r.options.seed, reconfig=True) for r in report.failures]
+    assert not failures, failures

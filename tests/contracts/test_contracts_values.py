@@ -153,13 +153,13 @@ def test_cbor_boundary_converts_or_refuses(value: object) -> None:
 
 def test_size_gas_counts_nested_and_shared_containers() -> None:
     from gongshi.contracts.faults import LimitFault
-    from gongshi.contracts.limits import GAS_PER_ITEM, NESTING_MAX
+    from gongshi.contracts.limits import GAS_NESTED, GAS_PER_ITEM, NESTING_MAX
     from gongshi.contracts.sizes import SIZE_GAS_CAP, size_gas
 
     inner = [1, 2, 3]
     assert size_gas(inner) == 3 * GAS_PER_ITEM
-    assert size_gas([inner, inner]) == 2 * GAS_PER_ITEM + 2 * size_gas(inner)
-    assert size_gas({"k": inner}) == 2 * GAS_PER_ITEM + size_gas(inner)
+    assert size_gas([inner, inner]) == 2 * (GAS_PER_ITEM + GAS_NESTED) + 2 * size_gas(inner)
+    assert size_gas({"k": inner}) == 2 * GAS_PER_ITEM + GAS_NESTED + size_gas(inner)
     assert size_gas(("x" * 400,)) == GAS_PER_ITEM + 100
     cycle: list[object] = []
     cycle.append([cycle])
@@ -167,7 +167,7 @@ def test_size_gas_counts_nested_and_shared_containers() -> None:
     deep: list[object] = []
     for _ in range(NESTING_MAX - 1):
         deep = [deep]
-    assert size_gas(deep) == (NESTING_MAX - 1) * GAS_PER_ITEM
+    assert size_gas(deep) == (NESTING_MAX - 1) * (GAS_PER_ITEM + GAS_NESTED)
     with pytest.raises(LimitFault, match="nested deeper"):
         size_gas([deep])
     # A shallow first path to `deep` must not hide a deeper second one.

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from gongshi.cli.init_network import NetworkOptions, NetworkPlan, plan_network
-from gongshi.codec import Transaction
+from gongshi.codec import Transaction, encode
 from gongshi.codec.qc import QuorumCertificate
 from gongshi.consensus.quorum import build_qc
 from gongshi.consensus.signing import vote_bytes
@@ -205,3 +205,50 @@ def test_commit_reuses_the_tree_update_made_at_execution(fx: Fixture) -> None:
         block_hash = built.consensus_block.block_hash
         assert chain.commit(block_hash, fx.certificate(height, height, block_hash)) is not None
     assert chain.ledger.get_header(2).state_root == second.executed.update.root_hash
+
+
+def test_commit_uses_the_admission_hashes_and_they_match(
+    fx: Fixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chain = fx.open("proposer")
+    built = build(fx, chain, chain.ledger.head_hash, 1, fx.transactions(4))
+    executed = built.executed
+    digests = executed.digests()
+    transactions = executed.block.transactions
+    assert digests.tx_hashes == tuple(tx.hash(fx.suite) for tx in transactions)
+    assert digests.sender_addresses == tuple(fx.suite.address(tx.sender) for tx in transactions)
+    assert digests.receipt_encodings == tuple(encode(r) for r in executed.receipts)
+
+    def no_hash(self: Transaction, suite: object) -> bytes:
+        raise AssertionError("the commit hashed a transaction again")
+
+    monkeypatch.setattr(Transaction, "hash", no_hash)
+    block_hash = built.consensus_block.block_hash
+    assert chain.commit(block_hash, fx.certificate(1, 1, block_hash)) is not None
+    monkeypatch.undo()
+    stored = chain.ledger.get_block(1)
+    assert [tx.hash(fx.suite) for tx in stored.transactions] == list(digests.tx_hashes)
+
+
+def test_block_sync_skips_signatures_this_node_verified(
+    fx: Fixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, syncing = fx.open("source"), fx.open("syncing")
+    built = build(fx, source, source.ledger.head_hash, 1, fx.transactions(3))
+    block_hash = built.consensus_block.block_hash
+    certificate = fx.certificate(1, 1, block_hash)
+    source.commit(block_hash, certificate)
+    block = source.ledger.get_block(1)
+    # Gossip admission verified two of the three already.
+    syncing.verified.add_all((tx.hash(fx.suite), tx.signature) for tx in block.transactions[:2])
+    checked: list[bytes] = []
+    original = PreparedTransaction.verify_signature
+
+    def counting(self: PreparedTransaction, suite: Suite) -> bool:
+        checked.append(self.tx_hash)
+        return original(self, suite)
+
+    monkeypatch.setattr(PreparedTransaction, "verify_signature", counting)
+    assert syncing.apply_synced(block, certificate) is not None
+    assert checked == [block.transactions[2].hash(fx.suite)]
+    assert len(syncing.verified) == 3

@@ -7,13 +7,21 @@ import asyncio
 import hashlib
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
+from typing import Any
+
+import pytest
 
 from gongshi.cli.init_network import NetworkOptions, plan_network
 from gongshi.codec import Transaction, encode
 from gongshi.crypto import get_suite
 from gongshi.errors import NotFound
-from gongshi.execution import MemoryNonces, StateIdentityReader, genesis_state_writes
-from gongshi.mempool import ChainHead, MempoolConfig
+from gongshi.execution import (
+    MemoryNonces,
+    PreparedTransaction,
+    StateIdentityReader,
+    genesis_state_writes,
+)
+from gongshi.mempool import AdmissionChecker, ChainHead, MempoolConfig
 from gongshi.network import MessageKind
 from gongshi.node.gossip import REGOSSIP_AGE_S, GossipingMempool, TxFetcher, TxGossip
 from gongshi.node.wire import TxBatch
@@ -152,9 +160,40 @@ def test_fetch_asks_the_proposer_then_the_other_peers() -> None:
         timeout_s=5.0,
     )
 
-    async def scenario() -> list[bytes]:
+    async def scenario() -> list[PreparedTransaction]:
         return await fetcher.fetch(proposer, [*wanted, bytes(32)])
 
     found = asyncio.run(scenario())
     assert asked == [proposer, other]
-    assert sorted(found) == sorted(raw)
+    assert sorted(encode(p.tx) for p in found) == sorted(raw)
+    assert sorted(p.tx_hash for p in found) == sorted(wanted)
+
+
+def test_batches_queued_together_are_admitted_in_one_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pool = mempool(Clock())
+    gossip = TxGossip(mempool=pool, broadcast=lambda kind, body: 0)
+    raw = signed(6)
+    calls: list[int] = []
+    original = AdmissionChecker.check_batch
+
+    def counting(self: AdmissionChecker, batch: Any, **kwargs: Any) -> Any:
+        calls.append(len(batch))
+        return original(self, batch, **kwargs)
+
+    monkeypatch.setattr(AdmissionChecker, "check_batch", counting)
+
+    async def scenario() -> None:
+        for start in range(0, 6, 2):  # three batches queue before the admission task runs
+            gossip.received(TxBatch(transactions=tuple(raw[start : start + 2])).encode())
+        runner = asyncio.ensure_future(gossip.run_inbound())
+        async with asyncio.timeout(10):
+            while gossip.counters.transactions_admitted < 6:
+                await asyncio.sleep(0.01)
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert calls == [6]
+    assert gossip.counters.batches_received == 3 and len(pool) == 6

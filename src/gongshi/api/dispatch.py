@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from gongshi.api.access import Caller
 from gongshi.api.errors import (
     BatchTooLarge,
     InvalidRequest,
@@ -77,7 +78,9 @@ class Dispatcher:
         self._fatal = fatal
         self._reads = asyncio.Semaphore(limits.concurrent_reads_max)
 
-    async def handle(self, body: bytes | str, subscriber: Subscriber | None) -> Any:
+    async def handle(
+        self, body: bytes | str, subscriber: Subscriber | None, caller: Caller | None = None
+    ) -> Any:
         if len(body) > self._limits.request_bytes_max:
             return error_response(
                 None, RequestTooLarge(f"request exceeds {self._limits.request_bytes_max} bytes")
@@ -86,8 +89,9 @@ class Dispatcher:
             document = parse_json(body)
         except ParseError as error:
             return error_response(None, error)
+        caller = caller or Caller(None)
         if not isinstance(document, list):
-            return await self.handle_call(document, subscriber)
+            return await self.handle_call(document, subscriber, caller)
         if not document:
             return error_response(None, InvalidRequest("empty batch"))
         if len(document) > self._limits.batch_max:
@@ -97,11 +101,34 @@ class Dispatcher:
                     f"batch of {len(document)} calls; the limit is {self._limits.batch_max}"
                 ),
             )
-        responses = [await self.handle_call(call, subscriber) for call in document]
+        responses = await self._handle_batch(document, subscriber, caller)
         answered = [response for response in responses if response is not None]
         return answered or None
 
-    async def handle_call(self, call: Any, subscriber: Subscriber | None) -> Any:
+    async def _handle_batch(
+        self, calls: list[Any], subscriber: Subscriber | None, caller: Caller
+    ) -> list[Any]:
+        """The batch's responses in call order. Calls run one after another, except that a
+        run of consecutive `tx_send` calls runs concurrently, so the service checks them in
+        one worker-thread hand-off (it still adds them to the pool in call order)."""
+        responses: list[Any] = []
+        start = 0
+        while start < len(calls):
+            end = start
+            while end < len(calls) and _is_tx_send(calls[end]):
+                end += 1
+            if end - start > 1:
+                run = (self.handle_call(call, subscriber, caller) for call in calls[start:end])
+                responses.extend(await asyncio.gather(*run))
+            else:
+                end = start + 1
+                responses.append(await self.handle_call(calls[start], subscriber, caller))
+            start = end
+        return responses
+
+    async def handle_call(
+        self, call: Any, subscriber: Subscriber | None, caller: Caller | None = None
+    ) -> Any:
         """One call's response object, or None for a notification (a call without id)."""
         if not isinstance(call, dict):
             return error_response(None, InvalidRequest("a call must be a JSON object"))
@@ -112,7 +139,9 @@ class Dispatcher:
         if problem:
             return error_response(request_id, InvalidRequest(problem))
         try:
-            result = await self._invoke(call["method"], call.get("params"), subscriber)
+            result = await self._invoke(
+                call["method"], call.get("params"), subscriber, caller or Caller(None)
+            )
         except GongshiError as error:
             response = error_response(request_id, error)
         except Exception as error:
@@ -124,15 +153,19 @@ class Dispatcher:
             response = {"jsonrpc": "2.0", "id": request_id, "result": result}
         return None if "id" not in call else response
 
-    async def _invoke(self, method: str, params: Any, subscriber: Subscriber | None) -> Any:
+    async def _invoke(
+        self, method: str, params: Any, subscriber: Subscriber | None, caller: Caller
+    ) -> Any:
         route = ROUTES_BY_NAME.get(method)
         if route is None:
             raise MethodNotFound(f"method {method[:64]!r} not found")
+        principal = await caller.check(route.access, route.name)
         args = parse_params(params, route.params)
         if route.mode is Mode.READ:
             assert route.handler is not None
             async with self._reads:
-                return await asyncio.to_thread(route.handler, self._service, args)
+                result = await asyncio.to_thread(route.handler, self._service, args)
+            return result if route.redact is None else route.redact(result, principal)
         if route.mode is Mode.ASYNC:
             assert route.handler is not None
             return await route.handler(self._service, args)
@@ -152,6 +185,10 @@ class Dispatcher:
             return hub.subscribe_events(subscriber, args["contract"], args["name"])
         assert route.name == "unsubscribe", route.name
         return hub.unsubscribe(subscriber, args["subscription"])
+
+
+def _is_tx_send(call: Any) -> bool:
+    return isinstance(call, dict) and call.get("method") == "tx_send"
 
 
 def _envelope_problem(call: dict[str, Any]) -> str:

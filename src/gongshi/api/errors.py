@@ -112,6 +112,27 @@ class EpochEvidencePruned(NotFound):
     code = 1966
 
 
+class AuthenticationRequired(ApiError):
+    """Raised when a method needs a member's signed request (`X-Gongshi-Auth`) and the
+    request carries none (HTTP 401)."""
+
+    code = 1967
+
+
+class AuthenticationFailed(ApiError):
+    """Raised when a request's `X-Gongshi-Auth` does not authenticate a member: malformed,
+    expired or future timestamp, bad signature, unknown key, certificate outside its
+    validity, revoked (HTTP 401); the message gives the reason."""
+
+    code = 1968
+
+
+class AccessDenied(ApiError):
+    """Raised when an authenticated member's role may not call a method (HTTP 403)."""
+
+    code = 1969
+
+
 # The protocol errors; everything else keeps its own code.
 JSONRPC_CODES: dict[type[GongshiError], int] = {
     ParseError: PARSE_ERROR,

@@ -3,6 +3,9 @@
 A handler gets the service and the checked parameters. `READ` handlers only read the ledger
 and run in a worker thread; `ASYNC` handlers are coroutines run on the event loop;
 subscription methods (WebSocket only) are handled by the connection, not by the service.
+Every route declares its `access` level (`gongshi.api.access.Access`: public, submit,
+member, full), enforced with `[api] access = "members"`; `redact` withholds what a member
+below the full level may not see of a result (docs/api.md, "Access control").
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gongshi.api import contracts, epochs, governance
+from gongshi.api.access import Access, Principal, redact_pending
 from gongshi.api.params import (
     BlockRef,
     Choice,
@@ -41,6 +45,7 @@ class Mode(enum.Enum):
 
 
 Handler = Callable[[ChainService, dict[str, Any]], Any]
+Redactor = Callable[[Any, Principal | None], Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,7 +55,11 @@ class Route:
     params: tuple[Param, ...]
     mode: Mode
     result: str  # what the result is, for the OpenRPC document
+    # Who may call it with access = members (gongshi.api.access; docs/api.md).
+    access: Access
     handler: Handler | None = None
+    # Withholds what the caller may not read from a result (None: nothing to withhold).
+    redact: Redactor | None = None
 
 
 HASH = HexBytes(sizes=(32,))
@@ -81,6 +90,7 @@ ROUTES: tuple[Route, ...] = (
         "parameters in force for the next block, peers and mempool size.",
         params=(),
         mode=Mode.READ,
+        access=Access.PUBLIC,
         result="chain information",
         handler=lambda s, p: s.chain_info(),
     ),
@@ -100,6 +110,7 @@ ROUTES: tuple[Route, ...] = (
             ),
         ),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="{height, epoch, epochs[{epoch, activation_height, announce_height, validators, "
         "state}], next}",
         handler=lambda s, p: epochs.chain_epochs(s, p["from_epoch"], p["limit"]),
@@ -109,6 +120,7 @@ ROUTES: tuple[Route, ...] = (
         summary="Submit a signed transaction (its canonical encoding); returns its hash.",
         params=(Param("tx", HexBytes(size_max=TX_BYTES_MAX), "Signed transaction, 0x hex."),),
         mode=Mode.ASYNC,
+        access=Access.SUBMIT,
         result="{tx_hash, ready}",
         handler=_tx_send,
     ),
@@ -118,8 +130,10 @@ ROUTES: tuple[Route, ...] = (
         "if unknown.",
         params=(Param("tx_hash", HASH, "Transaction hash."),),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="transaction with proof, or null",
         handler=lambda s, p: s.tx_get(p["tx_hash"]),
+        redact=redact_pending,
     ),
     Route(
         name="tx_receipt",
@@ -127,6 +141,7 @@ ROUTES: tuple[Route, ...] = (
         "header + finality certificate it verifies against; null if not committed.",
         params=(Param("tx_hash", HASH, "Transaction hash."),),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="receipt with proof, or null",
         handler=lambda s, p: s.tx_receipt(p["tx_hash"]),
     ),
@@ -138,6 +153,7 @@ ROUTES: tuple[Route, ...] = (
             Param("full", Flag(), "Include the transactions.", required=False, default=False),
         ),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="block",
         handler=lambda s, p: s.block_get(p["block"], full=p["full"]),
     ),
@@ -150,6 +166,7 @@ ROUTES: tuple[Route, ...] = (
             HEIGHT,
         ),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="state value with proof",
         handler=lambda s, p: s.state_get(p["namespace"], p["key"], p["height"]),
     ),
@@ -158,6 +175,7 @@ ROUTES: tuple[Route, ...] = (
         summary="The next nonce of an account by the committed chain.",
         params=(Param("address", ADDRESS, "Account address (20 bytes, 0x hex)."),),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="{address, nonce, height}",
         handler=lambda s, p: s.account_nonce(p["address"]),
     ),
@@ -179,6 +197,7 @@ ROUTES: tuple[Route, ...] = (
             Param("cursor", Cursor(), "next_cursor of the previous page.", required=False),
         ),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="{events, next_cursor}",
         handler=_events,
     ),
@@ -188,6 +207,7 @@ ROUTES: tuple[Route, ...] = (
         "its encoding.",
         params=(Param("doc_hash", HASH, "Document hash (32 bytes, 0x hex)."), HEIGHT),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="{height, record, state}",
         handler=lambda s, p: s.notary_get(p["doc_hash"], p["height"]),
     ),
@@ -206,6 +226,7 @@ ROUTES: tuple[Route, ...] = (
             ),
         ),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="{height, result: {owner, total, records, next}}",
         handler=lambda s, p: s.notary_list(p["owner"], p["start"], p["limit"]),
     ),
@@ -221,6 +242,7 @@ ROUTES: tuple[Route, ...] = (
             HEIGHT,
         ),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="{height, result}",
         handler=lambda s, p: s.contract_query(p["target"], p["method"], p["args"], p["height"]),
     ),
@@ -230,6 +252,7 @@ ROUTES: tuple[Route, ...] = (
         "exports, history) and the state proof of its stored encoding.",
         params=(Param("name", NAME, "Contract name or 0x address."), HEIGHT),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="{height, contract, state}",
         handler=lambda s, p: contracts.contract_get(s, p["name"], p["height"]),
     ),
@@ -243,6 +266,7 @@ ROUTES: tuple[Route, ...] = (
             HEIGHT,
         ),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="{height, name, version, code_hash, code, exports, state}",
         handler=lambda s, p: contracts.contract_code(s, p["name"], p["version"], p["height"]),
     ),
@@ -252,6 +276,7 @@ ROUTES: tuple[Route, ...] = (
         "expiry read expired) and the state proof of its stored encoding.",
         params=(Param("id", UInt(), "Proposal id."),),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="{height, proposal, state}",
         handler=lambda s, p: governance.gov_proposal(s, p["id"]),
     ),
@@ -271,6 +296,7 @@ ROUTES: tuple[Route, ...] = (
             ),
         ),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="{height, total, proposals, next}",
         handler=lambda s, p: governance.gov_proposals(s, p["status"], p["start"], p["limit"]),
     ),
@@ -279,6 +305,7 @@ ROUTES: tuple[Route, ...] = (
         summary="The chain parameters in force for the next block and those scheduled later.",
         params=(),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="{height, in_force: {effective_height, params}, scheduled}",
         handler=lambda s, p: governance.gov_params(s),
     ),
@@ -287,6 +314,7 @@ ROUTES: tuple[Route, ...] = (
         summary="The validator set certifying the next block, pending sets, observer nodes.",
         params=(),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="{height, in_force, pending, observers}",
         handler=lambda s, p: governance.gov_validators(s),
     ),
@@ -295,14 +323,26 @@ ROUTES: tuple[Route, ...] = (
         summary="The member organisations, their regulator flag and CA certificates.",
         params=(),
         mode=Mode.READ,
+        access=Access.MEMBER,
         result="{height, organisations[{name, regulator, ca_certificate}]}",
         handler=lambda s, p: governance.gov_organisations(s),
+    ),
+    Route(
+        name="node_status",
+        summary="This node's own state, not chain data: connected peers and what its mempool "
+        "holds (admin, observer and regulator members only).",
+        params=(),
+        mode=Mode.READ,
+        access=Access.FULL,
+        result="{node, version, height, peers, mempool: {count, size_bytes, ready, senders}}",
+        handler=lambda s, p: s.node_status(),
     ),
     Route(
         name="rpc_discover",
         summary="This API's OpenRPC document.",
         params=(),
         mode=Mode.DISCOVER,
+        access=Access.PUBLIC,
         result="OpenRPC document",
     ),
     Route(
@@ -310,6 +350,7 @@ ROUTES: tuple[Route, ...] = (
         summary="WebSocket: a notification per committed block (as block_get returns it).",
         params=(),
         mode=Mode.SUBSCRIPTION,
+        access=Access.MEMBER,
         result="subscription id",
     ),
     Route(
@@ -318,6 +359,7 @@ ROUTES: tuple[Route, ...] = (
         "returns it) once committed, then the subscription ends.",
         params=(Param("tx_hash", HASH, "Transaction hash."),),
         mode=Mode.SUBSCRIPTION,
+        access=Access.MEMBER,
         result="subscription id",
     ),
     Route(
@@ -329,6 +371,7 @@ ROUTES: tuple[Route, ...] = (
             Param("name", NAME, "Event name.", required=False),
         ),
         mode=Mode.SUBSCRIPTION,
+        access=Access.MEMBER,
         result="subscription id",
     ),
     Route(
@@ -336,6 +379,7 @@ ROUTES: tuple[Route, ...] = (
         summary="WebSocket: end a subscription of this connection.",
         params=(Param("subscription", Text(length_max=64), "Subscription id."),),
         mode=Mode.SUBSCRIPTION,
+        access=Access.MEMBER,
         result="true",
     ),
 )

@@ -28,13 +28,24 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from gongshi.api.access import AUTH_HEADER, Authenticator, Caller, Principal
 from gongshi.api.dispatch import Dispatcher, error_response
-from gongshi.api.errors import ApiUnavailable, RequestTooLarge, SubscriberTooSlow
+from gongshi.api.errors import (
+    AccessDenied,
+    ApiUnavailable,
+    AuthenticationFailed,
+    AuthenticationRequired,
+    RequestTooLarge,
+    SubscriberTooSlow,
+)
 from gongshi.api.hub import CommitHub, Subscriber, dumps
 from gongshi.api.limits import ApiLimits
 from gongshi.api.openrpc import openrpc_document
 from gongshi.api.service import ChainService
 from gongshi.codec import Block, Receipt
+from gongshi.errors import GongshiError
+from gongshi.execution.governance_records import NAMESPACE as GOVERNANCE_NAMESPACE
+from gongshi.execution.identity_records import NAMESPACE as IDENTITY_NAMESPACE
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +56,15 @@ WS_CLOSE_POLICY = 1008  # a subscriber too slow for its queue
 WS_CLOSE_GOING_AWAY = 1001
 WS_CLOSE_TOO_BIG = 1009
 BACKLOG = 2048
+# HTTP status of a single call refused by access control (a batch answers 200, per call).
+ACCESS_STATUS = {
+    AuthenticationRequired.code: 401,
+    AuthenticationFailed.code: 401,
+    AccessDenied.code: 403,
+}
+# Contracts whose calls can change a member's standing (registration, role, revocation).
+STANDING_CONTRACTS = frozenset({IDENTITY_NAMESPACE, GOVERNANCE_NAMESPACE})
+AUTH_CHALLENGE = {"WWW-Authenticate": f'{AUTH_HEADER} realm="gongshi"'}
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -73,8 +93,23 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _json(document: Any, status_code: int = 200) -> Response:
-    return Response(dumps(document), status_code=status_code, media_type="application/json")
+def _json(document: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        dumps(document), status_code=status_code, media_type="application/json", headers=headers
+    )
+
+
+def _access_status(response: Any) -> int:
+    """401/403 for a single call refused by access control, else 200."""
+    if not isinstance(response, dict) or not isinstance(response.get("error"), dict):
+        return 200
+    data = response["error"].get("data")
+    code = data.get("code") if isinstance(data, dict) else None
+    return ACCESS_STATUS.get(code, 200) if isinstance(code, int) else 200
+
+
+def _status_response(document: Any, status_code: int) -> Response:
+    return _json(document, status_code, AUTH_CHALLENGE if status_code == 401 else None)
 
 
 class ApiServer:
@@ -90,6 +125,7 @@ class ApiServer:
         *,
         metrics_app: ASGIApp | None = None,
         fatal: Callable[[BaseException], None] | None = None,
+        authenticator: Authenticator | None = None,
     ) -> None:
         self._service = service
         self._hub = hub
@@ -102,6 +138,11 @@ class ApiServer:
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
+        # None: access = open. Otherwise every route's access level is enforced.
+        self._authenticator = authenticator
+        # WebSocket connections and their members (re-checked after every commit).
+        self._members: dict[Subscriber, Principal] = {}
+        self._published_height: int | None = None
 
     @property
     def port(self) -> int:
@@ -174,8 +215,66 @@ class ApiServer:
         logger.info("api stopped")
 
     def publish(self, block: Block, receipts: tuple[Receipt, ...] | list[Receipt]) -> None:
-        """Notify subscribers of a committed block (the node calls it after every commit)."""
+        """Notify subscribers of a committed block (the node calls it after every commit).
+        First, WebSocket members who are no longer in good standing are cut off."""
+        if self._standing_may_change(block):
+            self._drop_revoked_members()
         self._hub.publish(block, receipts)
+
+    def _standing_may_change(self, block: Block) -> bool:
+        """Whether members' standing may differ after `block`: it calls the identity or
+        governance contract, or blocks were committed without being published."""
+        previous, self._published_height = self._published_height, block.height
+        if previous is None or block.height != previous + 1:
+            return True
+        return any(tx.target in STANDING_CONTRACTS for tx in block.transactions)
+
+    def _drop_revoked_members(self) -> None:
+        authenticator = self._authenticator
+        if authenticator is None:
+            return
+        for subscriber, principal in list(self._members.items()):
+            try:
+                authenticator.standing(principal.public_key)
+            except GongshiError as error:
+                logger.info("closing the websocket of a member: %s", error.message)
+                subscriber.send(dumps(error_response(None, error)))
+                self._hub.disconnect(subscriber)
+                del self._members[subscriber]
+
+    # --- access ----------------------------------------------------------------------------
+
+    def _caller(self, header: str | None) -> Caller:
+        """The caller of an HTTP request (or a WebSocket handshake)."""
+        authenticator = self._authenticator
+        if authenticator is None:
+            return Caller(None)
+
+        async def find() -> Principal:
+            if header is None:
+                return authenticator.authenticate(None)  # raises AuthenticationRequired
+            found = authenticator.cached(header)
+            if found is not None:
+                return found
+            return await asyncio.to_thread(authenticator.authenticate, header)
+
+        return Caller(find)
+
+    def _member_caller(self, principal: Principal | None) -> Caller:
+        """The caller of one WebSocket message: the handshake's member, standing re-read
+        at the current head (a revocation takes effect on an open connection)."""
+        authenticator = self._authenticator
+        if authenticator is None or principal is None:
+            return Caller(None)
+        key = principal.public_key
+
+        async def find() -> Principal:
+            found = authenticator.cached_standing(key)
+            if found is not None:
+                return found
+            return await asyncio.to_thread(authenticator.standing, key)
+
+        return Caller(find)
 
     # --- HTTP ------------------------------------------------------------------------------
 
@@ -193,21 +292,45 @@ class ApiServer:
             body += chunk
             if len(body) > limit:
                 return _json(too_large, 413)
-        response = await self._dispatcher.handle(bytes(body), None)
+        caller = self._caller(request.headers.get(AUTH_HEADER))
+        response = await self._dispatcher.handle(bytes(body), None, caller)
         if response is None:
             return Response(status_code=204)
-        return _json(response)
+        return _status_response(response, _access_status(response))
 
     # --- WebSocket -------------------------------------------------------------------------
 
+    async def _handshake(self, websocket: WebSocket) -> Principal | None:
+        """The member opening a WebSocket (None with access = open); a refused handshake
+        is answered with HTTP 401 and the JSON-RPC error, and raises PermissionError."""
+        if self._authenticator is None:
+            return None
+        try:
+            found = await self._caller(websocket.headers.get(AUTH_HEADER)).member()
+        except GongshiError as error:
+            denial = _status_response(error_response(None, error), 401)
+            try:
+                await websocket.send_denial_response(denial)
+            except RuntimeError:
+                await websocket.close(WS_CLOSE_POLICY, error.message[:120])
+            raise PermissionError(error.message) from None
+        return found
+
     async def _websocket(self, websocket: WebSocket) -> None:
+        try:
+            principal = await self._handshake(websocket)
+        except PermissionError:
+            return
         await websocket.accept()
         subscriber = self._hub.connect()
+        if principal is not None:
+            self._members[subscriber] = principal
         writer = asyncio.create_task(self._write(websocket, subscriber))
-        reader = asyncio.create_task(self._read(websocket, subscriber))
+        reader = asyncio.create_task(self._read(websocket, subscriber, principal))
         try:
             await asyncio.wait((reader, writer), return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._members.pop(subscriber, None)
             self._hub.disconnect(subscriber)
             reader.cancel()
             # The writer drains what is queued (within the send timeout), then closes.
@@ -215,7 +338,9 @@ class ApiServer:
                 await asyncio.wait_for(writer, self._limits.send_timeout_ms / 1000)
             await asyncio.gather(reader, writer, return_exceptions=True)
 
-    async def _read(self, websocket: WebSocket, subscriber: Subscriber) -> None:
+    async def _read(
+        self, websocket: WebSocket, subscriber: Subscriber, principal: Principal | None
+    ) -> None:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -223,7 +348,8 @@ class ApiServer:
             body = message.get("text")
             if body is None:
                 body = message.get("bytes") or b""
-            response = await self._dispatcher.handle(body, subscriber)
+            caller = self._member_caller(principal)
+            response = await self._dispatcher.handle(body, subscriber, caller)
             if response is not None:
                 subscriber.send(dumps(response))
             subscriber.run_deferred()

@@ -3,7 +3,8 @@
 Transport-free: methods take checked Python values and return JSON-ready objects (the wire
 form of `gongshi.api.wire`). Read methods only read the ledger (thread-safe: the server runs
 them in worker threads); `tx_send` is a coroutine that verifies the transaction in a worker
-thread and adds it to the pool on the event loop thread, which owns the pool.
+thread (concurrent calls share one hand-off: `admission_batch`) and adds it to the pool on the
+event loop thread, which owns the pool.
 
 Everything a client verifies comes with its *anchor*: the block header (raw and readable)
 and the finality certificate of the block the proof is against.
@@ -11,13 +12,13 @@ and the finality certificate of the block the proof is against.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gongshi import __version__
+from gongshi.api.admission_batch import AdmissionBatcher
 from gongshi.api.epochs import (
     head_epoch,
     node_json,
@@ -44,7 +45,8 @@ from gongshi.execution.contract_dispatch import QueryBlock, query_any
 from gongshi.execution.contract_runtime import ContractCache
 from gongshi.execution.notary import NAME as NOTARY
 from gongshi.execution.notary import record_key
-from gongshi.mempool import Admitted
+from gongshi.mempool import Admitted, MempoolStats
+from gongshi.mempool.admission import CheckResult
 from gongshi.mempool.errors import GasLimitTooHigh, TransactionTooLarge
 from gongshi.node.genesis import ChainParams, Genesis, genesis_hash
 from gongshi.storage import EventPosition, Ledger
@@ -57,6 +59,14 @@ class Checker(Protocol):
     def check(
         self, data: bytes, *, next_height: int, known: Callable[[bytes], bool] | None = None
     ) -> PreparedTransaction: ...
+
+    def check_batch(
+        self,
+        batch: Sequence[bytes],
+        *,
+        next_height: int,
+        known: Callable[[bytes], bool] | None = None,
+    ) -> list[CheckResult]: ...
 
 
 class TxPool(Protocol):
@@ -73,6 +83,8 @@ class TxPool(Protocol):
     def add(self, prepared: PreparedTransaction) -> Admitted: ...
 
     def get(self, tx_hash: bytes) -> PreparedTransaction | None: ...
+
+    def stats(self) -> MempoolStats: ...
 
     def __len__(self) -> int: ...
 
@@ -114,6 +126,7 @@ class ChainService:
         self._genesis_hash = genesis_hash(context.genesis)
         # (head height, parameters in force at head + 1): read again after each commit.
         self._next_params: tuple[int, ChainParams] | None = None
+        self._admissions: AdmissionBatcher | None = None  # made at the first tx_send
 
     @property
     def ledger(self) -> Ledger:
@@ -150,6 +163,24 @@ class ChainService:
             info["validators_since"] = entry.activation_height
             info["params"] = params_json(self.params_in_force())
         return info
+
+    def node_status(self) -> Json:
+        """This node's own state, not chain data: peers and what its mempool holds."""
+        pool = None if self._pool is None else self._pool.stats()
+        return {
+            "node": self._context.node_name,
+            "version": __version__,
+            "height": self._ledger.committed_height,
+            "peers": self._context.peers(),
+            "mempool": None
+            if pool is None
+            else {
+                "count": pool.count,
+                "size_bytes": pool.size_bytes,
+                "ready": pool.ready,
+                "senders": pool.senders,
+            },
+        }
 
     def params_in_force(self) -> ChainParams:
         """The chain parameters of the next block (head + 1), cached per head."""
@@ -191,9 +222,7 @@ class ChainService:
             raise TransactionTooLarge(
                 f"transaction is {len(raw)} bytes, the limit is {params.tx_bytes_max}"
             )
-        prepared = await asyncio.to_thread(
-            pool.checker.check, raw, next_height=pool.next_height, known=pool.contains
-        )
+        prepared = await self._admission_batcher(pool).check(raw)
         if prepared.tx.gas_limit > params.block_gas_max:
             raise GasLimitTooHigh(
                 f"gas limit {prepared.tx.gas_limit} exceeds the block gas limit "
@@ -201,6 +230,17 @@ class ChainService:
             )
         admitted = pool.add(prepared)
         return {"tx_hash": to_hex(admitted.tx_hash), "ready": admitted.ready}
+
+    def _admission_batcher(self, pool: TxPool) -> AdmissionBatcher:
+        """Checks of concurrent `tx_send` calls share one worker-thread hand-off."""
+        if self._admissions is None:
+            checker = pool.checker
+            self._admissions = AdmissionBatcher(
+                lambda raws: checker.check_batch(
+                    raws, next_height=pool.next_height, known=pool.contains
+                )
+            )
+        return self._admissions
 
     def tx_get(self, tx_hash: bytes) -> Json | None:
         """A committed transaction with its inclusion proof, a pending one, or None."""

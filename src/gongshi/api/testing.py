@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gongshi.api.access import AccessMode, ledger_authenticator
 from gongshi.api.hub import CommitHub
 from gongshi.api.limits import ApiLimits
 from gongshi.api.server import ApiServer
@@ -241,7 +242,9 @@ def _commit_genesis(ledger: Ledger, plan: NetworkPlan) -> None:
 class ServedChain:
     """A `LocalChain` behind a real `ApiServer` on 127.0.0.1 (a free port), in an event loop
     on a thread of its own. With `auto_commit_ms`, a block of pending transactions is
-    committed (and published) that often; otherwise tests call `commit()`."""
+    committed (and published) that often; otherwise tests call `commit()`. `access`: open by
+    default (tests of other parts call without signing); MEMBERS checks requests as a node
+    configured with `[api] access = "members"` does."""
 
     def __init__(
         self,
@@ -249,6 +252,7 @@ class ServedChain:
         *,
         limits: ApiLimits | None = None,
         auto_commit_ms: int | None = None,
+        access: AccessMode = AccessMode.OPEN,
     ) -> None:
         self.chain = chain
         self._limits = limits or ApiLimits()
@@ -259,7 +263,18 @@ class ServedChain:
             ledger=chain.ledger, pool=chain.pool, context=chain.context("node1")
         )
         self.hub = CommitHub(self.service, self._limits)
-        self.server = ApiServer(self.service, self.hub, port=0, limits=self._limits)
+        # access = members: requests are authenticated against the chain's members.
+        self.authenticator = None
+        if access is AccessMode.MEMBERS:
+            self.authenticator = ledger_authenticator(
+                chain.ledger,
+                chain.suite,
+                chain_id=chain.genesis.params.chain_id,
+                genesis_hash=chain.plan.genesis_hash,
+            )
+        self.server = ApiServer(
+            self.service, self.hub, port=0, limits=self._limits, authenticator=self.authenticator
+        )
         self._committer: asyncio.Task[None] | None = None
 
     def start(self) -> ServedChain:

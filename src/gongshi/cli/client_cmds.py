@@ -21,6 +21,7 @@ import click
 from gongshi.api.wire import to_hex, value_from_json, value_to_json
 from gongshi.errors import ValidationError
 from gongshi.sdk import Client, VerifiedHeader, VerifiedReceipt, hash_file
+from gongshi.sdk.errors import IdentityNotFound
 from gongshi.sdk.network import DEFAULT_NETWORK_DIR
 from gongshi.sdk.notary import NotaryRecord, ProvenRecord
 
@@ -61,13 +62,16 @@ def connection_options(command: F) -> F:
         **kwargs: Any,
     ) -> Any:
         def connect(*, sign: bool = False) -> Client:
-            return Client.connect(
-                network_dir,
-                node=node,
-                url=url,
-                organisation=organisation if sign else None,
-                role=role,
-            )
+            # Reads are signed too (a node with [api] access = "members" wants a member);
+            # a read without that identity on disk goes unsigned (an open node answers).
+            try:
+                return Client.connect(
+                    network_dir, node=node, url=url, organisation=organisation, role=role
+                )
+            except IdentityNotFound:
+                if sign:
+                    raise
+            return Client.connect(network_dir, node=node, url=url, organisation=None, role=role)
 
         return command(connect=connect, **kwargs)
 

@@ -102,11 +102,17 @@ def gov_options(command: F) -> F:
     ) -> Any:
         def connect(*, sign: bool = False) -> Client:
             network = NetworkInfo.load(network_dir)
+            # Reads are signed too (a node with [api] access = "members" wants a member);
+            # a read without that identity on disk goes unsigned (an open node answers).
             identity = None
-            if sign and identity_dir is not None:
-                identity = _identity_from_folder(identity_dir, network)
-            elif sign:
-                identity = Identity.load(network_dir, organisation, "admin", network=network)
+            try:
+                if identity_dir is not None:
+                    identity = _identity_from_folder(identity_dir, network)
+                else:
+                    identity = Identity.load(network_dir, organisation, "admin", network=network)
+            except IdentityNotFound:
+                if sign or identity_dir is not None:
+                    raise
             return Client(url or network.api_url(node), network, identity)
 
         return command(connect=connect, **kwargs)

@@ -62,6 +62,14 @@ def summary(plan: NetworkPlan, out: Path) -> str:
     show_default=True,
     help="Organisation that also gets a regulator certificate.",
 )
+@click.option(
+    "--api-access",
+    type=click.Choice(["members", "open"]),
+    default="members",
+    show_default=True,
+    help="[api] access of the nodes: members (signed requests, checked against the member's "
+    "role) or open (no authentication; development only).",
+)
 def init(
     organisations: int,
     suite: str,
@@ -70,6 +78,7 @@ def init(
     chain_id: str,
     base_port: int,
     regulator_org: str,
+    api_access: str,
 ) -> None:
     """Create a network directory: CAs and member certificates per organisation, a genesis
     file and one configuration per consensus node (all on 127.0.0.1)."""
@@ -79,6 +88,7 @@ def init(
         chain_id=chain_id,
         base_port=base_port,
         regulator_organisation=regulator_org,
+        api_access=api_access,
     )
     plan = create_network(options, out, force=force)
     click.echo(summary(plan, out))

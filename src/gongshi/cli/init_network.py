@@ -28,6 +28,7 @@ from gongshi.crypto import Suite, get_suite
 from gongshi.crypto.keyfile import write_private_file
 from gongshi.errors import InvariantViolation
 from gongshi.node.config import (
+    API_ACCESS_MODES,
     ApiSection,
     IdentitySection,
     MetricsSection,
@@ -91,6 +92,8 @@ class NetworkOptions:
     # Client members per organisation beyond `<org>-client` (named `<org>-client<k>`, k = 2..);
     # the chain benchmark signs with many senders, each with its own nonce window.
     extra_clients: int = 0
+    # `[api] access` of every node configuration: "members" (production) or "open".
+    api_access: str = "members"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +152,10 @@ def check_options(options: NetworkOptions) -> Suite:
         raise InvalidInitOption(
             f"--regulator-org {options.regulator_organisation!r} is not one of "
             f"org1..org{options.organisations}"
+        )
+    if options.api_access not in API_ACCESS_MODES:
+        raise InvalidInitOption(
+            f"--api-access {options.api_access!r} must be one of {', '.join(API_ACCESS_MODES)}"
         )
     return suite
 
@@ -362,7 +369,7 @@ def _node_config(
             tls_key_file=Path("node-tls.key") if gm_keys else None,
         ),
         p2p=P2PSection(listen_address=validator.p2p_address, peers=peers),
-        api=ApiSection(listen_address=validator.api_address),
+        api=ApiSection(listen_address=validator.api_address, access=options.api_access),
         metrics=MetricsSection(listen_address=metrics),
     )
 

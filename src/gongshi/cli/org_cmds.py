@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 
 from gongshi.crypto import Suite, get_suite
 from gongshi.crypto.keyfile import write_private_file
-from gongshi.errors import ConfigError
+from gongshi.errors import ConfigError, GongshiError
 from gongshi.node.config import (
     ApiSection,
     IdentitySection,
@@ -36,6 +36,7 @@ from gongshi.node.config import (
     NodeConfig,
     NodeSection,
     P2PSection,
+    load_node_config,
     render_node_config,
 )
 from gongshi.node.config_fields import NAME_PATTERN, PORT_MAX, HostPort
@@ -67,6 +68,8 @@ class JoinOptions:
     p2p_address: HostPort
     api_address: HostPort
     metrics_address: HostPort
+    # `[api] access` of the new node: "members" or "open" (by default the network's own).
+    api_access: str = "members"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,9 +96,11 @@ def default_options(
     p2p: HostPort | None,
     api: HostPort | None,
     metrics: HostPort | None,
+    api_access: str | None = None,
 ) -> JoinOptions:
     """Options with the defaults filled in: the node is numbered after the existing ones,
-    its ports follow `gongshi init`'s pattern (base + 10 per node)."""
+    its ports follow `gongshi init`'s pattern (base + 10 per node), its API access is that
+    of the first existing node (a network's nodes share one policy; "members" if none)."""
     existing = sorted(p.name for p in (directory / "nodes").iterdir() if p.is_dir())
     index = len(existing)
     name = node or f"node{index + 1}"
@@ -111,7 +116,17 @@ def default_options(
         p2p_address=p2p,
         api_address=api or HostPort(host=p2p.host, port=p2p.port + 1),
         metrics_address=metrics or HostPort(host=p2p.host, port=p2p.port + 2),
+        api_access=api_access or _network_api_access(directory, existing),
     )
+
+
+def _network_api_access(directory: Path, nodes: list[str]) -> str:
+    for node in nodes:
+        try:
+            return load_node_config(directory / "nodes" / node / "config.toml").api.access
+        except GongshiError:
+            continue
+    return "members"
 
 
 def check_options(directory: Path, genesis: Genesis, options: JoinOptions) -> None:
@@ -233,7 +248,7 @@ def plan_join(
             listen_address=options.p2p_address,
             peers=tuple(v.p2p_address for v in genesis.validators),
         ),
-        api=ApiSection(listen_address=options.api_address),
+        api=ApiSection(listen_address=options.api_address, access=options.api_access),
         metrics=MetricsSection(listen_address=options.metrics_address),
     )
     files.append(
@@ -318,6 +333,12 @@ def org() -> None:
 @click.option("--p2p", callback=_host_port, help="host:port for peers (default: next in line).")
 @click.option("--api", callback=_host_port, help="host:port of the API (default: p2p + 1).")
 @click.option("--metrics", callback=_host_port, help="host:port of metrics (default: p2p + 2).")
+@click.option(
+    "--api-access",
+    type=click.Choice(["members", "open"]),
+    default=None,
+    help="[api] access of the node (default: that of the network's existing nodes).",
+)
 def new(
     name: str,
     directory: Path,
@@ -326,6 +347,7 @@ def new(
     p2p: HostPort | None,
     api: HostPort | None,
     metrics: HostPort | None,
+    api_access: str | None,
 ) -> None:
     """Create organisation NAME (CA, admin, client) and its node for the network in
     --network, and print the governance payloads that admit them (JSON)."""
@@ -342,6 +364,7 @@ def new(
         p2p=p2p,
         api=api,
         metrics=metrics,
+        api_access=api_access,
     )
     check_options(directory, genesis, options)
     plan = plan_join(

@@ -36,6 +36,19 @@ EXIT_VIOLATION = 1
     multiple=True,
     help="draw Byzantine validators' behaviours only from these (repeatable; default: all)",
 )
+@click.option(
+    "--reconfig",
+    is_flag=True,
+    help="every scenario changes its validator set (add, remove or replace a validator, "
+    "maybe back again), with crashes at the epoch boundary and late-durable commits",
+)
+@click.option(
+    "--epoch-faults/--no-epoch-faults",
+    default=True,
+    show_default=True,
+    help="draw validator-set changes, boundary crashes and commit lag "
+    "(--no-epoch-faults: scenarios as drawn before they existed)",
+)
 @click.option("--verbose", is_flag=True, help="log every scenario's options")
 def sim(
     runs: int,
@@ -43,20 +56,25 @@ def sim(
     nodes: int | None,
     byzantine: int | None,
     behaviour_names: tuple[str, ...],
+    reconfig: bool,
+    epoch_faults: bool,
     verbose: bool,
 ) -> None:
     """Run RUNS seeded fault-injecting scenarios of the BFT engine; print every failing seed
     with the command that replays it. A seed replays exactly (same trace hash)."""
     if nodes is not None and byzantine is not None and byzantine > nodes:
         raise ValidationError("--byzantine cannot exceed --nodes")
+    if reconfig and not epoch_faults:
+        raise ValidationError("--reconfig needs the epoch faults")
     behaviours = tuple(Behaviour(name) for name in behaviour_names)
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
     logging.getLogger("gongshi.consensus").setLevel(logging.INFO if verbose else logging.ERROR)
     names = ",".join(behaviour_names) or "all"
+    epochs = "reconfig" if reconfig else "drawn" if epoch_faults else "none"
     click.echo(
         f"SEED={seed} runs={runs} nodes={nodes or 'random'} byzantine={byzantine} "
-        f"behaviours={names}"
+        f"behaviours={names} epoch_faults={epochs}"
     )
     started = time.monotonic()
 
@@ -69,12 +87,24 @@ def sim(
         if not result.ok:
             click.echo(f"FAIL seed={result.options.seed}: {result.violations[0]}")
             replay = replay_command(
-                result.options.seed, nodes=nodes, byzantine=byzantine, behaviours=behaviours
+                result.options.seed,
+                nodes=nodes,
+                byzantine=byzantine,
+                behaviours=behaviours,
+                epoch_faults=epoch_faults,
+                reconfig=reconfig,
             )
             click.echo(f"  replay: {replay}")
 
     campaign = run_campaign(
-        seed, runs, nodes=nodes, byzantine=byzantine, behaviours=behaviours, on_result=report
+        seed,
+        runs,
+        nodes=nodes,
+        byzantine=byzantine,
+        behaviours=behaviours,
+        epoch_faults=epoch_faults,
+        reconfig=reconfig,
+        on_result=report,
     )
     elapsed = time.monotonic() - started
     rate = campaign.runs / max(elapsed, 1e-9)

@@ -7,7 +7,10 @@ restarts can never sign a second, different vote for a round it already voted in
 
 Every other action may be carried out asynchronously, as long as answers come back as events
 (`BlockValidated`, `ProposalBuilt`, `TimerFired`). `Commit`s come in height order and must be
-applied in that order.
+applied in that order; they may become durable after later actions (even after a later
+`PersistSafetyState`): the engine's epoch fence keeps votes safe whatever that order
+(SPEC.md, CONS-SAFETY-8). For liveness across a crash at an epoch's end, make a `Commit` with
+`next_validators` durable before carrying out anything after it (the node driver does).
 """
 
 from __future__ import annotations

@@ -122,16 +122,21 @@ class Engine:
         self.committed_blocks: deque[SyncedBlock] = deque(maxlen=config.sync_window_max)
         self._verified: set[Justify | TimeoutCertificate] = set()
         self.round = 0
+        # The epoch fence (CONS-SAFETY-8): a persisted safety state of a later epoch than the
+        # root means the commit of that epoch's start was lost in a crash while votes of the
+        # epoch were not. Until the engine is back in that epoch it signs nothing, and there
+        # it resumes from the state instead of a fresh one.
+        self.fence = safety if safety is not None and safety.epoch > root.epoch else None
         self._install_epoch(root.epoch, root.validators, root.epoch_root_hash)
         root_node = BlockNode(root.block, root.round, None, None)
         root_node.pending_change = root.pending_change
         self.tree = BlockTree(root_node, config.tree_blocks_max)
         self.high_qc = root.justify
         self.last_voted_round = 0
-        if safety is not None and safety.epoch == root.epoch:
-            self.last_voted_round = safety.last_voted_round
-            if self._justify_round(safety.high_qc) > self._justify_round(root.justify):
-                self.high_qc = safety.high_qc
+        if self.fence is not None:
+            self._recover_epoch_end(self.fence)
+        elif safety is not None and safety.epoch == root.epoch:
+            self._resume(safety)
 
     # ----------------------------------------------------------------------------- state
 
@@ -140,7 +145,9 @@ class Engine:
         self.epoch = epoch
         self.validators = validators
         self.epoch_root_hash = root_hash
-        self.my_index = validators.index_of.get(self.public_key)
+        # A fenced engine follows as an observer: it may not sign in this epoch.
+        fenced = self.fence is not None
+        self.my_index = None if fenced else validators.index_of.get(self.public_key)
         self.votes = VoteCollector(validators)
         self.timeouts = TimeoutCollector(validators)
         self.detector = EquivocationDetector(validators)
@@ -157,6 +164,7 @@ class Engine:
         self.pending_votes: dict[bytes, list[tuple[bytes, Vote]]] = {}
         self.sync_requested: set[tuple[bytes, bytes | None, int]] = set()
         self.sync_served: set[tuple[bytes, int]] = set()
+        self.later_epoch_seen = False
 
     @property
     def committed_height(self) -> int:
@@ -167,9 +175,39 @@ class Engine:
         return self._justify_round(self.high_qc)
 
     def safety_state(self) -> SafetyState:
+        """What to persist; while fenced, the persisted state itself (nothing was signed)."""
+        if self.fence is not None:
+            return self.fence
         return SafetyState(
             epoch=self.epoch, last_voted_round=self.last_voted_round, high_qc=self.high_qc
         )
+
+    def _persist_safety(self) -> None:
+        """Emit the persist that must be durable before the vote or timeout that follows."""
+        assert self.fence is None, "a fenced engine signs nothing"
+        self._actions.append(act.PersistSafetyState(state=self.safety_state()))
+
+    def _resume(self, safety: SafetyState) -> None:
+        """Take over the persisted state of the current epoch (restart, or end of a fence)."""
+        assert safety.epoch == self.epoch
+        self.last_voted_round = max(self.last_voted_round, safety.last_voted_round)
+        if self._justify_round(safety.high_qc) > self._justify_round(self.high_qc):
+            self.high_qc = safety.high_qc
+
+    def _recover_epoch_end(self, fence: SafetyState) -> None:
+        """A fence one epoch ahead whose high QC is still that epoch's root certificate
+        holds the finality certificate of this epoch's last block, which may exist nowhere
+        else (this node finalised it, then crashed before the commit was durable). Record it,
+        so the old set is not stuck short of it while this node may not vote."""
+        justify = fence.high_qc
+        if fence.epoch != self.epoch + 1 or justify.epoch != self.epoch:
+            return
+        for certificate in (justify.qc, *justify.commits):
+            verified = certificate.phase == Phase.COMMIT and verify_qc(
+                self.config.chain_id, self.validators, certificate, self.verifier
+            )
+            if verified:
+                self._record_commit(certificate, None)
 
     def _drop(self, reason: str) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1
@@ -235,7 +273,7 @@ class Engine:
         self.votes.prune(floor)
         self.timeouts.prune(floor)
         self.detector.prune(floor - self.config.round_window_max)
-        if self.my_index is not None:
+        if self.my_index is not None or self.fence is not None:
             self._set_round_timer()
         self._try_propose()
 
@@ -248,19 +286,43 @@ class Engine:
         self._actions.append(act.SetTimer(epoch=self.epoch, round=self.round, delay_ms=delay_ms))
 
     def _handle_timer(self, event: TimerFired) -> None:
-        if event.epoch != self.epoch or event.round != self.round or self.my_index is None:
+        if event.epoch != self.epoch or event.round != self.round:
+            return
+        # Sync is asked and served at most once per round per peer; a round that never ends
+        # (the peers have left for the next epoch, or wait for this node there) would stop
+        # it for good after one lost message: each expiry of the timer allows it once more.
+        self.sync_requested.clear()
+        self.sync_served.clear()
+        if self.fence is not None:
+            self.retransmissions += 1
+            self._catch_up()  # a fenced engine may not time out: it would sign
+            self._set_round_timer()
+            return
+        if self.my_index is None:
             return
         self.retransmissions += 1
+        if self.later_epoch_seen:
+            self._catch_up()
         self._local_timeout(event.round)
         if self.round == event.round:  # a certificate may have moved us on meanwhile
             self._set_round_timer()
+
+    def _catch_up(self) -> None:
+        """Behind a later epoch (fenced, or peers' messages name one), this epoch's rounds
+        may never end: the others have left it, or wait in the next one for this node. Ask a
+        validator, a different one at each expiry of the timer, for the committed chain: the
+        peers that sent the later epoch's messages may have restarted since and hold no
+        committed blocks to serve."""
+        peers = [key for key in self.validators.public_keys if key != self.public_key]
+        if peers:
+            self._request_sync(peers[self.retransmissions % len(peers)], None)
 
     def _local_timeout(self, round_number: int) -> None:
         """Give up on `round_number`: never vote in it again, persist that, tell everyone."""
         assert self.my_index is not None
         self.timed_out_round = max(self.timed_out_round, round_number)
         self.last_voted_round = max(self.last_voted_round, round_number)
-        self._actions.append(act.PersistSafetyState(state=self.safety_state()))
+        self._persist_safety()
         high_qc_round = self.high_qc_round
         signature = self.signer.sign(
             timeout_bytes(self.config.chain_id, self.epoch, round_number, high_qc_round)
@@ -521,7 +583,7 @@ class Engine:
             for item in self.tree.commit_segment(node)
         )
         self.last_voted_round = node.round
-        self._actions.append(act.PersistSafetyState(state=self.safety_state()))
+        self._persist_safety()
         block = node.block
         signature = self.signer.sign(
             vote_bytes(chain_id, self.epoch, Phase.VOTE, block.height, node.round, block.block_hash)
@@ -694,6 +756,11 @@ class Engine:
         tc: TimeoutCertificate | None,
     ) -> None:
         assert self.my_index is not None
+        if self.tree.get(block.block_hash) is not None:
+            # A nil block is the same for every leader of its round: already in the tree, it
+            # was proposed by another engine holding this key (Twins), never by this one.
+            self._drop("proposal_duplicate_hash")
+            return
         signature = self.signer.sign(
             proposal_bytes(
                 self.config.chain_id,
@@ -853,13 +920,20 @@ class Engine:
             commits=source.commits if source is not None else (certificate,),
         )
         logger.info("epoch=%d starts at height=%d", validators.epoch, root.block.height)
+        fence = self.fence
+        if fence is not None and fence.epoch == validators.epoch:
+            self.fence = None  # back in the epoch of the persisted state: lift the fence
         self._install_epoch(validators.epoch, validators, root_hash)
         new_root = BlockNode(root.block, 0, root.proposal, None)
         self.tree = BlockTree(new_root, self.config.tree_blocks_max)
         self.high_qc = genesis
         self.last_voted_round = 0
+        if fence is not None and self.fence is None:
+            self._resume(fence)  # never a fresh state in an epoch this node has voted in
+        elif self.fence is not None:
+            self._recover_epoch_end(self.fence)
         self.round = 0
-        self._enter_round(1, via_tc=False)
+        self._enter_round(self.high_qc_round + 1, via_tc=False)
 
     # ----------------------------------------------------------------------------- sync
 
@@ -874,6 +948,7 @@ class Engine:
             self._accept_justify(justify)  # may finish our epoch
         if epoch > self.epoch:
             self._drop("future_epoch")
+            self.later_epoch_seen = True
             self._request_sync(sender, wanted)
 
     def _serve_stale_peer(self, peer: bytes, justify: Justify) -> None:

@@ -132,6 +132,9 @@ class SafetyState:
     vote per round and no vote in a round it has timed out in. `high_qc` is the highest
     certified block it has voted on top of or reported in a timeout (its lock): a restarted
     validator that forgot it could report a lower one and help a leader undo a commit.
+    Invariant: (`epoch`, `last_voted_round`) of the persisted state never goes back; an
+    engine whose committed root is in an earlier epoch than this state signs nothing until it
+    is back in `epoch` and resumes from it there (the epoch fence, SPEC.md CONS-SAFETY-8).
     """
 
     epoch: int

@@ -12,14 +12,19 @@ from typing import Any
 
 from gongshi.contracts.faults import ContractFault, LimitFault
 from gongshi.contracts.fixedpoint import Decimal, digits_to_int, int_to_text
+from gongshi.contracts.keys import build_dict
 from gongshi.contracts.limits import (
     CONTAINER_ITEMS_MAX,
     GAS_BUILTIN,
+    GAS_INT_WORD,
+    GAS_KEY_PROBE,
     GAS_SORT_ITEM,
     INT_TEXT_LENGTH_MAX,
+    OBJECT_BYTES,
     STR_LENGTH_MAX,
 )
 from gongshi.contracts.sizes import (
+    DICT_ITEMS,
     Allocator,
     check_int,
     check_length,
@@ -45,6 +50,7 @@ TYPES_BY_NAME: dict[str, type] = {
 }
 
 
+_DIGITS_PER_WORD = 19  # decimal digits of a 64-bit word
 _DECIMAL_INT = re.compile(r"\s*([+-]?)([0-9](?:_?[0-9])*)\s*")
 
 
@@ -95,6 +101,8 @@ class Builtins(Allocator):
         length = _length_of(value, what)
         check_length(list, length)
         self.produce(list, length)
+        if type(value) is SizedIterator or type(value) is DICT_ITEMS:
+            self.account(OBJECT_BYTES * length)  # a new tuple per item
         return length
 
     def range_(self, *bounds: Any) -> range:
@@ -116,23 +124,38 @@ class Builtins(Allocator):
         self._consume(value, "tuple")
         return tuple(value)
 
+    def _materialize(self, value: Any, what: str) -> list[object]:
+        """`list(value)`, charged: the items of any iterable (a tuple, a dict view, `zip`) are
+        then measured like a list's before they are compared or hashed."""
+        self._consume(value, what)
+        return list(value)
+
     def dict_(self, value: Any = (), **named: Any) -> dict[object, object]:
-        self._consume(value, "dict")
-        gas = size_gas(value)  # the keys are hashed
-        if gas:
-            self.charge(gas, _REASON)
-        result = dict(value)
-        result.update(named)
+        if type(value) is dict:  # a copy keeps the dict's hashes: nothing is hashed again
+            self._consume(value, "dict")
+            result = dict(value)
+        else:
+            pairs = self._materialize(value, "dict")
+            gas = size_gas(pairs)  # the keys are hashed
+            if gas:
+                self.charge(gas, _REASON)
+            result, probes = build_dict(pairs)
+            if probes:
+                self.charge(GAS_KEY_PROBE * probes, _REASON)
+        for name, item in named.items():
+            result[name] = item
         check_length(dict, len(result))
         return result
 
     def sorted_(self, value: Any, key: Any = None, reverse: Any = False) -> list[object]:
-        length = self._consume(value, "sorted")
+        items = self._materialize(value, "sorted")
+        length = len(items)
         rounds = max(length.bit_length(), 1)
         # Comparing nested items or texts costs their size each round.
-        nested = max(size_gas(value) - items_gas(length), 0) if type(value) is list else 0
+        nested = max(size_gas(items) - items_gas(length), 0)
         self.charge(GAS_SORT_ITEM * length * rounds + nested * rounds, _REASON)
-        return sorted(value, key=key, reverse=bool(reverse))
+        items.sort(key=key, reverse=bool(reverse))
+        return items
 
     def reversed_(self, value: Any) -> SizedIterator:
         if type(value) not in (list, tuple, str, bytes, range):
@@ -150,9 +173,9 @@ class Builtins(Allocator):
         return SizedIterator(zip(*values, strict=False), min(lengths, default=0))
 
     def _reduce(self, values: tuple[object, ...], what: str) -> Any:
-        items = values[0] if len(values) == 1 else values
-        if len(values) == 1:
-            self._consume(items, what)
+        if not values:
+            raise ContractFault("TypeError", f"{what}() needs at least one argument")
+        items = self._materialize(values[0], what) if len(values) == 1 else values
         gas = size_gas(items)
         if gas:
             self.charge(gas, _REASON)
@@ -173,7 +196,9 @@ class Builtins(Allocator):
     def sum_(self, value: Any, start: Any = 0) -> Any:
         if not (isinstance(start, int) or type(start) is Decimal):
             raise ContractFault("TypeError", "sum() start must be an int or a Decimal")
-        self._consume(value, "sum")
+        length = self._consume(value, "sum")
+        if type(start) is Decimal or Decimal in set(map(type, value)):
+            self.charge(GAS_BUILTIN * length, _REASON)  # a Decimal addition per item
         result = sum(value, start)
         return check_int(result) if isinstance(result, int) else result
 
@@ -190,8 +215,12 @@ class Builtins(Allocator):
         if kind is str:
             return str(value)
         if kind is int:
+            self._conversion_gas(value.bit_length() // 64 + 1)
             return int_to_text(value)
-        if kind is bool or value is None or kind is Decimal:
+        if kind is Decimal:
+            self._conversion_gas(value.units.bit_length() // 64 + 1)
+            return str(value)
+        if kind is bool or value is None:
             return str(value)
         raise ContractFault("TypeError", f"str() of a {type_name(value)} is not supported")
 
@@ -205,6 +234,7 @@ class Builtins(Allocator):
             raise ContractFault("TypeError", f"int() of a {type_name(value)} is not supported")
         if len(value) > INT_TEXT_LENGTH_MAX:
             raise LimitFault(f"int() of a text longer than {INT_TEXT_LENGTH_MAX}")
+        self._conversion_gas(2 * (len(value) // _DIGITS_PER_WORD + 1))
         if base is not None and (type(base) is not int or not 2 <= base <= 36):
             raise ContractFault("ValueError", "int() base must be an int in 2..36")
         try:
@@ -213,6 +243,16 @@ class Builtins(Allocator):
             return check_int(int(value, base))
         except ValueError:
             raise ContractFault("ValueError", "int() of a text that is not a number") from None
+
+    def decimal_(self, value: Any = 0) -> Decimal:
+        """`Decimal(x)`: from text, charged like `int(text)`."""
+        if type(value) is str and len(value) <= INT_TEXT_LENGTH_MAX:
+            self._conversion_gas(2 * (len(value) // _DIGITS_PER_WORD + 1))
+        return Decimal(value)
+
+    def _conversion_gas(self, words: int) -> None:
+        """int <-> decimal text: CPython's conversion is quadratic in the number's words."""
+        self.charge(GAS_BUILTIN + GAS_INT_WORD * words * words, _REASON)
 
     def bytes_(self, value: Any = b"") -> bytes:
         kind = type(value)
@@ -247,5 +287,5 @@ class Builtins(Allocator):
         """An f-string: its literal parts and `str()` of each field, length checked first."""
         texts = [self.str_(part) for part in parts]
         length = check_length(str, sum(len(text) for text in texts))
-        self.produce(str, length)
+        self.produce(str, length, wide=not all(text.isascii() for text in texts))
         return "".join(texts)

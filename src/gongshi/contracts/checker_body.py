@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from gongshi.contracts.errors import Problem
 from gongshi.contracts.fixedpoint import Decimal
-from gongshi.contracts.limits import INT_BITS_MAX, PROBLEMS_MAX
+from gongshi.contracts.limits import INT_BITS_MAX, PROBLEMS_MAX, SCOPES_NESTED_MAX
 from gongshi.contracts.names import (
     ALL_METHOD_NAMES,
     BUILTIN_NAMES,
@@ -168,6 +168,23 @@ class BodyChecker:
         self.locals.update(_assigned_names(function))
         for statement in function.body:
             self.visit(statement)
+        self._scopes(function, 0)
+
+    def _scopes(self, node: ast.AST, depth: int) -> None:
+        """Reject comprehensions and chained comparisons nested past SCOPES_NESTED_MAX."""
+        if isinstance(node, ast.ListComp | ast.DictComp) or (
+            isinstance(node, ast.Compare) and len(node.ops) > 1
+        ):
+            depth += 1
+            if depth > SCOPES_NESTED_MAX:
+                self.problems.add(
+                    node,
+                    f"comprehensions and chained comparisons nest at most {SCOPES_NESTED_MAX} "
+                    "deep in a function",
+                )
+                return
+        for child in ast.iter_child_nodes(node):
+            self._scopes(child, depth)
 
     def _signature(self, function: ast.FunctionDef) -> None:
         arguments = function.args

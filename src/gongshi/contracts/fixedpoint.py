@@ -176,11 +176,18 @@ class Decimal:
 
     # --- comparison -------------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
+        # NotImplemented for other types (the answer is then False by identity): a dict
+        # compares a key probe of another type with its keys this way (`keys.check_new_key`).
         units = _units_of(other)
-        return units is not None and self._units == units
+        if units is None:
+            return NotImplemented
+        return self._units == units
 
     def __ne__(self, other: object) -> bool:
-        return not self.__eq__(other)
+        units = _units_of(other)
+        if units is None:
+            return NotImplemented
+        return self._units != units
 
     def __lt__(self, other: object) -> bool:
         return self._units < self._other_units(other)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import copy
 
+from gongshi.contracts.keys import SAFE_INT
 from gongshi.contracts.limits import GAS_CALL, GAS_ITERATION, GAS_STATEMENT
 
 PREFIX = "__gs_"
@@ -64,6 +65,7 @@ BUILTIN_HELPERS: dict[str, str] = {
     "str": "str_",
     "int": "int_",
     "bytes": "bytes_",
+    "Decimal": "decimal_",
     "require": "require",
     "emit": "emit",
     "call": "call",
@@ -257,6 +259,15 @@ class _Rewriter(ast.NodeTransformer):
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         function = node.func
+        if isinstance(function, ast.Name) and function.id == "isinstance":
+            # The type names, read before visiting rewrites `int` into its helper's name.
+            kinds = node.args[1]
+            items = kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
+            names = ast.Tuple(
+                elts=[ast.Constant(item.id) for item in items if isinstance(item, ast.Name)],
+                ctx=ast.Load(),
+            )
+            return helper("isinstance_", node, self.visit(node.args[0]), names)
         args = [self.visit(argument) for argument in node.args]
         keywords = [
             ast.keyword(arg=keyword.arg, value=self.visit(keyword.value))
@@ -269,14 +280,6 @@ class _Rewriter(ast.NodeTransformer):
             call = helper("method", node, self.visit(receiver), ast.Constant(function.attr), *args)
             call.keywords = keywords
             return call
-        if isinstance(function, ast.Name) and function.id == "isinstance":
-            kinds = node.args[1]
-            items = kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]
-            names = ast.Tuple(
-                elts=[ast.Constant(item.id) for item in items if isinstance(item, ast.Name)],
-                ctx=ast.Load(),
-            )
-            return helper("isinstance_", node, args[0], names)
         node.func = self.visit(function)
         node.args = args
         node.keywords = keywords
@@ -300,13 +303,18 @@ class _Rewriter(ast.NodeTransformer):
                 parts.append(value)
         return helper("fstring", node, ast.Tuple(elts=parts, ctx=ast.Load()))
 
-    def visit_Dict(self, node: ast.Dict) -> ast.Dict:
+    def visit_Dict(self, node: ast.Dict) -> ast.expr:
         self.generic_visit(node)
-        node.keys = [
-            key if key is None or isinstance(key, ast.Constant) else helper("key", key, key)
-            for key in node.keys
+        if all(_salted_constant(key) for key in node.keys):
+            return node
+        # Keys whose hashes can be made to collide are checked one by one (`keys.py`):
+        # `{k: v, ...}` -> `__gs_dict_of(((k, v), ...))`, evaluated in the same order.
+        pairs: list[ast.expr] = [
+            ast.Tuple(elts=[key, value], ctx=ast.Load())
+            for key, value in zip(node.keys, node.values, strict=True)
+            if key is not None  # `**` unpacking is rejected by the checker
         ]
-        return node
+        return helper("dict_of", node, ast.Tuple(elts=pairs, ctx=ast.Load()))
 
     def visit_ListComp(self, node: ast.ListComp) -> ast.ListComp:
         self.generic_visit(node)
@@ -314,9 +322,21 @@ class _Rewriter(ast.NodeTransformer):
             generator.ifs.insert(0, helper("tick", node))
         return node
 
-    def visit_DictComp(self, node: ast.DictComp) -> ast.DictComp:
+    def visit_DictComp(self, node: ast.DictComp) -> ast.Call:
+        """`{k: v for ...}` -> `__gs_dict_of([(k, v) for ...])`: keys checked as in `visit_Dict`."""
         self.generic_visit(node)
-        node.key = helper("key", node.key, node.key)
         for generator in node.generators:
             generator.ifs.insert(0, helper("tick", node))
-        return node
+        pair = ast.Tuple(elts=[node.key, node.value], ctx=ast.Load())
+        pairs = ast.copy_location(ast.ListComp(elt=pair, generators=node.generators), node)
+        return helper("dict_of", node, pairs)
+
+
+def _salted_constant(key: ast.expr | None) -> bool:
+    """A literal key whose hash cannot collide on purpose (see `keys.py`)."""
+    if not isinstance(key, ast.Constant):
+        return False
+    value = key.value
+    if type(value) is int:
+        return -SAFE_INT < value < SAFE_INT
+    return type(value) in (str, bytes, bool) or value is None

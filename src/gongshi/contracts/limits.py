@@ -31,9 +31,16 @@ MESSAGE_LENGTH_MAX = 1024  # characters of a require() message kept in the recei
 # counts ITEM_BYTES): bounds memory whatever the gas limit.
 ALLOCATION_BYTES_MAX = 64 * 1024 * 1024
 ITEM_BYTES = 8
+OBJECT_BYTES = 64  # a new small object (a str of `split`, a tuple of `list(d.items())`)
+WIDE_CHAR_BYTES = 4  # a non-ASCII str may take 4 bytes a character
 
 # --- frames -----------------------------------------------------------------------------------
 FRAMES_MAX = 64  # nested contract function frames, counted across cross-contract calls
+# Comprehensions and chained comparisons run in frames of their own: at most this many nest
+# in one function, so that a contract's Python frames stay a fixed multiple of FRAMES_MAX,
+# far below the interpreter's recursion limit whatever the caller's stack (a RecursionError
+# would depend on it, and nodes would disagree).
+SCOPES_NESTED_MAX = 3
 
 # --- gas --------------------------------------------------------------------------------------
 GAS_STATEMENT = 20  # each statement, charged at the start of its straight-line segment
@@ -45,6 +52,15 @@ GAS_PER_BYTES = 1  # each GAS_BYTES_UNIT bytes (characters) a helper copies or s
 GAS_BYTES_UNIT = 4
 GAS_INT_WORD = 1  # per 64-bit word squared in multiplication, division and power
 GAS_SORT_ITEM = 8  # per item * log2(items) of a sort
+# Per reference to a nested container in a value the runtime sizes (`sizes.size_gas`): the
+# walk that measures it costs ~1 us a node in Python, 40x what GAS_PER_ITEM pays for.
+GAS_NESTED = 150
+# Per dict key whose hash is public (a tuple, a Decimal, an int past 61 bits), checked for
+# collisions before it is inserted (`keys.check_new_key`).
+GAS_KEY_PROBE = 40
+# Per value (container or scalar) of a `call` argument, event field or return value other
+# than a plain scalar: converted to CBOR, checked by the host, rebuilt by the callee.
+GAS_BOUNDARY_VALUE = 40
 
 # Invariant: 10**INT_TEXT_LENGTH_MAX > INT_LIMIT (log2(10) > 3.32), so the cap never bites first.
 assert INT_TEXT_LENGTH_MAX * 332 > INT_BITS_MAX * 100

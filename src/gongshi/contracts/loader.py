@@ -104,7 +104,7 @@ class LoadedContract:
         except Exception as error:  # any Python error of contract code becomes a receipt error
             line = _contract_line(error.__traceback__)
             raise ContractRuntimeError(f"line {line}: {type(error).__name__}") from None
-        return result_value(result)
+        return result_value(result, host.meter.charge)
 
 
 def _bind(plan: _Plan, machine: Machine) -> dict[str, Any]:

@@ -12,7 +12,13 @@ from types import MappingProxyType
 from typing import Any
 
 from gongshi.contracts.faults import ContractFault, LimitFault
-from gongshi.contracts.limits import CONTAINER_ITEMS_MAX, GAS_BUILTIN, STR_LENGTH_MAX
+from gongshi.contracts.keys import check_new_key, update_dict
+from gongshi.contracts.limits import (
+    CONTAINER_ITEMS_MAX,
+    GAS_BUILTIN,
+    GAS_KEY_PROBE,
+    STR_LENGTH_MAX,
+)
 from gongshi.contracts.sizes import check_length, items_gas, size_gas, text_gas
 from gongshi.contracts.storage import Map, Value
 from gongshi.contracts.values import type_name
@@ -71,6 +77,11 @@ def _growing(name: str) -> Handler:
         # A dict hashes what it is given (setdefault's key, update's keys).
         hashed = sum(size_gas(a) for a in args) if type(receiver) is dict else 0
         charge(GAS_BUILTIN + items_gas(work) + hashed, _REASON)
+        if type(receiver) is dict and name == "update":
+            charge(GAS_KEY_PROBE * update_dict(receiver, args[0]), _REASON)
+            return receiver.update(**named)
+        if type(receiver) is dict and args and check_new_key(receiver, args[0]):  # setdefault
+            charge(GAS_KEY_PROBE, _REASON)
         return getattr(receiver, name)(*args, **named)
 
     return handler

@@ -12,14 +12,24 @@ from typing import Any
 
 from gongshi.contracts.faults import ContractFault, LimitFault
 from gongshi.contracts.fixedpoint import Decimal
-from gongshi.contracts.limits import GAS_INT_WORD, INT_BITS_MAX, INT_LIMIT
+from gongshi.contracts.limits import (
+    GAS_BUILTIN,
+    GAS_INT_WORD,
+    GAS_PER_ITEM,
+    INT_BITS_MAX,
+    INT_LIMIT,
+)
 from gongshi.contracts.sizes import (
+    DICT_ITEMS,
+    DICT_KEYS,
+    DICT_VALUES,
     Allocator,
     check_int,
     check_length,
     size_gas,
     text_gas,
 )
+from gongshi.contracts.storage import Map
 from gongshi.contracts.values import type_name
 
 Charge = Callable[[int, str], None]
@@ -45,6 +55,14 @@ def _words(value: int) -> int:
     return value.bit_length() // 64 + 1
 
 
+def _number_words(value: Any) -> int:
+    """64-bit words of what a number is computed with: a Decimal's units, or an int scaled
+    like them (10**18 < 2**60)."""
+    if type(value) is Decimal:
+        return _words(value.units)
+    return (int(value).bit_length() + 60) // 64 + 1
+
+
 class Operators(Allocator):
     """Binary operators and comparisons; mixed into `Machine`, which provides `charge`."""
 
@@ -63,7 +81,8 @@ class Operators(Allocator):
         kind = type(left)
         if kind is type(right) and kind in (str, bytes, list, tuple):
             length = check_length(kind, len(left) + len(right))
-            self.produce(kind, length)
+            wide = kind is str and not (left.isascii() and right.isascii())
+            self.produce(kind, length, wide=wide)
             return left + right
         raise _unsupported("+", left, right)
 
@@ -90,6 +109,7 @@ class Operators(Allocator):
         if _is_int(left) and _is_int(right):
             return self._int_mul(left, right)
         if _is_number(left) and _is_number(right):
+            self._decimal_gas(left, right)
             return left * right
         if _is_int(right) and type(left) in (str, bytes, list, tuple):
             return self._repeat(left, right)
@@ -103,15 +123,22 @@ class Operators(Allocator):
         self.charge(GAS_INT_WORD * _words(left) * _words(right), _REASON)
         return check_int(left * right)
 
+    def _decimal_gas(self, left: Any, right: Any) -> None:
+        """A Decimal product or quotient: a product of units, then a division by one of them."""
+        words = _number_words(left) * _number_words(right)
+        self.charge(GAS_BUILTIN + 2 * GAS_INT_WORD * words, _REASON)
+
     def _repeat(self, sequence: str | bytes | list[object] | tuple[object, ...], count: int) -> Any:
         length = check_length(type(sequence), len(sequence) * max(count, 0))
-        self.produce(type(sequence), length)
+        wide = isinstance(sequence, str) and not sequence.isascii()
+        self.produce(type(sequence), length, wide=wide)
         return sequence * count
 
     def truediv(self, left: Any, right: Any) -> Any:
         if (type(left) is Decimal or type(right) is Decimal) and (
             _is_number(left) and _is_number(right)
         ):
+            self._decimal_gas(left, right)
             return left / right
         if _is_int(left) and _is_int(right):
             raise ContractFault("TypeError", "/ on integers gives a float: use // or Decimal")
@@ -135,8 +162,12 @@ class Operators(Allocator):
         base, exponent = int(left), int(right)
         if exponent < 0:
             raise ContractFault("ValueError", "negative exponent (it would give a float)")
-        if base in (0, 1, -1) or exponent <= 1:
+        if exponent <= 1:
             return base**exponent
+        if base in (0, 1, -1):
+            # CPython squares its way through every bit of the exponent (4096 squarings for
+            # 20 gas); the answer is known.
+            return 1 if base == 1 or (base == -1 and exponent % 2 == 0) else base
         # The result has at least (bits - 1) * exponent + 1 bits: refuse before computing.
         if (base.bit_length() - 1) * exponent + 1 > INT_BITS_MAX or exponent > INT_BITS_MAX:
             raise LimitFault(f"integer has more than {INT_BITS_MAX} bits")
@@ -234,13 +265,25 @@ class Operators(Allocator):
         self._compare_gas(left, right)
 
     def contains(self, item: Any, container: Any) -> bool:
-        # The item is hashed (dicts, views) or compared: its size, and a list's or text's.
+        # The item is hashed (dicts, keys and items views) or compared with every member (lists,
+        # tuples, values views): its size, and the members' or the text's.
         gas = size_gas(item)
         kind = type(container)
         if kind is str or kind is bytes:
             gas += text_gas(len(container))
-        elif kind is list or kind is tuple:
-            gas += size_gas(container)
+        elif kind is list or kind is tuple or kind is DICT_VALUES:
+            # Each member is compared with the item, and a comparison never goes further than
+            # the item's own size (lengths differ, or it stops at the item's end): no need to
+            # walk the members.
+            gas += len(container) * (GAS_PER_ITEM + gas)
+        elif kind is range:
+            if gas:
+                self.charge(gas, _REASON)
+            return _in_range(item, container)
+        elif kind not in _HASHED_CONTAINERS:
+            # Anything else would be searched by iteration: an iterator (`enumerate`, `zip`)
+            # consumed at C speed, or an error whose wording is CPython's.
+            raise ContractFault("TypeError", f"'in' cannot search a {type_name(container)}")
         if gas:
             self.charge(gas, _REASON)
         return item in container
@@ -258,8 +301,20 @@ class Operators(Allocator):
                 raise ContractFault("TypeError", "slice bounds must be int or None")
         part = slice(lower, upper, step)
         length = len(range(*part.indices(len(value))))
-        self.produce(kind, length)
+        self.produce(kind, length, wide=kind is str and not value.isascii())
         return value[part]
+
+
+_HASHED_CONTAINERS = frozenset({dict, DICT_KEYS, DICT_ITEMS, Map})
+
+
+def _in_range(item: Any, numbers: range) -> bool:
+    """`item in numbers` in constant time: CPython tests an int arithmetically but compares
+    anything else with every number of the range."""
+    if type(item) is Decimal:
+        whole = item.truncate()
+        return whole == item and whole in numbers
+    return isinstance(item, int) and item in numbers
 
 
 def _number_result(value: Any) -> Any:

@@ -10,6 +10,7 @@ from gongshi.contracts.limits import (
     CONTAINER_ITEMS_MAX,
     GAS_BUILTIN,
     GAS_BYTES_UNIT,
+    GAS_NESTED,
     GAS_PER_BYTES,
     GAS_PER_ITEM,
     INT_BITS_MAX,
@@ -17,14 +18,20 @@ from gongshi.contracts.limits import (
     ITEM_BYTES,
     NESTING_MAX,
     STR_LENGTH_MAX,
+    WIDE_CHAR_BYTES,
 )
 
 TEXT_TYPES = (str, bytes)
 SEQUENCE_TYPES = (list, tuple)
 
 
-_CONTAINERS = frozenset({list, tuple, dict})
-_SIZED = frozenset({list, tuple, dict, str, bytes})
+# Dict views compare (keys, items) and search (values) at C speed like the containers they show.
+DICT_KEYS: type = type({}.keys())
+DICT_VALUES: type = type({}.values())
+DICT_ITEMS: type = type({}.items())
+VIEW_TYPES = frozenset({DICT_KEYS, DICT_VALUES, DICT_ITEMS})
+_CONTAINERS = frozenset({list, tuple, dict}) | VIEW_TYPES
+_SIZED = _CONTAINERS | {str, bytes}
 # Past this much gas the exact figure does not matter: no meter holds it.
 SIZE_GAS_CAP = 10**15
 
@@ -34,7 +41,9 @@ def size_gas(value: object) -> int:
     per byte of text and per item of a container, nested containers included and counted as
     often as they are referenced (`[big] * 1000` weighs 1000 bigs). Flat containers are
     measured at C speed; each distinct nested object is measured once (memoised by identity,
-    which never reaches the result); a cycle weighs SIZE_GAS_CAP.
+    which never reaches the result); a cycle weighs SIZE_GAS_CAP. Each reference to a nested
+    container adds GAS_NESTED: measuring it is Python work, far slower than CPython's. Dict
+    views weigh what they show (`d.items() == e.items()` compares the values too).
 
     LimitFault if containers nest deeper than NESTING_MAX: CPython compares them by C
     recursion (whose limit depends on the caller's stack) and hashes tuples with no limit at
@@ -83,8 +92,15 @@ def _too_deep() -> LimitFault:
 
 
 def _members(node: object) -> list[object]:
-    if type(node) is dict:
-        return [*node.keys(), *node.values()]
+    kind = type(node)
+    if kind is dict:
+        return [*node.keys(), *node.values()]  # type: ignore[attr-defined]
+    if kind is DICT_ITEMS:
+        # The dict's own keys and values, never the fresh (key, value) tuples the view makes:
+        # those would die between two calls and their ids could be reused within one walk.
+        return [member for pair in node for member in pair]  # type: ignore[attr-defined]
+    if kind is DICT_KEYS or kind is DICT_VALUES:
+        return [*node]  # type: ignore[misc]
     return node  # type: ignore[return-value]
 
 
@@ -109,7 +125,7 @@ def _node_gas(node: object, memo: dict[int, tuple[int, int]]) -> tuple[int, int]
             gas += (len(member) // GAS_BYTES_UNIT) * GAS_PER_BYTES  # type: ignore[arg-type]
         elif kind in _CONTAINERS:
             child_gas, child_height = memo[id(member)]
-            gas = min(gas + child_gas, SIZE_GAS_CAP)
+            gas = min(gas + GAS_NESTED + child_gas, SIZE_GAS_CAP)
             height = max(height, child_height + 1)
     return gas, height
 
@@ -138,15 +154,28 @@ class Allocator:
     allocated: int
     charge: Callable[[int, str], None]
 
-    def produce(self, kind: type, length: int) -> None:
-        """Before creating a `kind` of `length` items (characters for text)."""
+    def produce(self, kind: type, length: int, *, wide: bool = False) -> None:
+        """Before creating a `kind` of `length` items (characters for text; `wide`: a str
+        that may hold non-ASCII characters, up to 4 bytes each in CPython)."""
         text = kind is str or kind is bytes
-        size = length if text else length * ITEM_BYTES
+        self.account(length * (WIDE_CHAR_BYTES if wide else 1) if text else length * ITEM_BYTES)
+        gas = text_gas(length) if text else items_gas(length)
+        self.charge(GAS_BUILTIN + gas, "contract values")
+
+    def account(self, size: int) -> None:
+        """Count `size` bytes of new values against the invocation's allocation budget."""
         self.allocated += size
         if self.allocated > ALLOCATION_BYTES_MAX:
             raise LimitFault(f"a call may create at most {ALLOCATION_BYTES_MAX} bytes of values")
-        gas = text_gas(length) if text else items_gas(length)
-        self.charge(GAS_BUILTIN + gas, "contract values")
+
+
+def footprint(value: object) -> int:
+    """Bytes a new str or bytes takes, as the allocation budget counts them."""
+    if type(value) is str:
+        return len(value) if value.isascii() else WIDE_CHAR_BYTES * len(value)
+    if type(value) is bytes:
+        return len(value)
+    return 0
 
 
 def items_gas(count: int) -> int:

@@ -31,7 +31,9 @@ from gongshi.codec import CborValue, decode_value, encode_value
 from gongshi.codec.cbor import frozendict
 from gongshi.codec.limits import CBOR_INT_MAX, CBOR_INT_MIN, VALUE_BYTES_MAX, VALUE_DEPTH_MAX
 from gongshi.contracts.errors import CorruptStoredValue, InvalidContractValue, LimitExceeded
+from gongshi.contracts.faults import ContractFault
 from gongshi.contracts.fixedpoint import Decimal
+from gongshi.contracts.keys import build_dict
 from gongshi.contracts.limits import (
     CONTAINER_ITEMS_MAX,
     INT_LIMIT,
@@ -52,7 +54,13 @@ def type_name(value: Any) -> str:
 # --- CBOR boundary --------------------------------------------------------------------------
 
 
-def to_cbor(value: Any, where: str = "value") -> CborValue:
+def new_budget() -> list[int]:
+    """[bytes still allowed, values converted]: what `to_cbor` and `to_cbor_map` count, so
+    that callers can charge for the conversion (a Python walk of every value)."""
+    return [VALUE_BYTES_MAX, 0]
+
+
+def to_cbor(value: Any, where: str = "value", budget: list[int] | None = None) -> CborValue:
     """A contract value as a frozen CBOR value; InvalidContractValue if it has none or if it
     would encode to more than the codec's VALUE_BYTES_MAX (counted before building it)."""
     kind = type(value)
@@ -60,11 +68,12 @@ def to_cbor(value: Any, where: str = "value") -> CborValue:
         return cast(int, value)
     if kind is str or kind is bytes or kind is bool or value is None:
         return cast(CborValue, value)
-    return _to_cbor(value, where, 0, [VALUE_BYTES_MAX])
+    return _to_cbor(value, where, 0, new_budget() if budget is None else budget)
 
 
 def _to_cbor(value: Any, where: str, depth: int, budget: list[int]) -> CborValue:
     kind = type(value)
+    budget[1] += 1
     budget[0] -= len(value) + 1 if kind is str or kind is bytes else 1
     if budget[0] < 0:
         raise InvalidContractValue(f"{where}: more than {VALUE_BYTES_MAX} bytes")
@@ -95,9 +104,11 @@ def _key_order(key: str) -> tuple[int, str]:
     return (len(key.encode("utf-8")), key)
 
 
-def to_cbor_map(fields: Mapping[str, object], where: str) -> dict[str, CborValue]:
+def to_cbor_map(
+    fields: Mapping[str, object], where: str, budget: list[int] | None = None
+) -> dict[str, CborValue]:
     """Named values (event fields, call arguments) as CBOR values, in canonical key order."""
-    budget = [VALUE_BYTES_MAX]
+    budget = new_budget() if budget is None else budget
     converted = {
         name: _to_cbor(item, f"{where}.{name}", 1, budget) for name, item in fields.items()
     }
@@ -202,9 +213,13 @@ def _untagged(raw: CborValue) -> Any:
         keys = [_untagged(key) for key in items[0::2]]
         values = [_untagged(item) for item in items[1::2]]
         try:
-            return dict(zip(keys, values, strict=True))
-        except TypeError:
-            raise CorruptStoredValue("stored contract dict has an unhashable key") from None
+            # Keys checked as when the dict was built (`keys.py`): a stored dict cannot
+            # bring colliding keys back in.
+            return build_dict(list(zip(keys, values, strict=True)))[0]
+        except (TypeError, ContractFault):
+            raise CorruptStoredValue(
+                "stored contract dict has an unhashable or colliding key"
+            ) from None
     if tag == _DECIMAL and len(items) == 1:
         units = _untagged(items[0])
         if type(units) is int and -INT_LIMIT < units < INT_LIMIT:

@@ -3,11 +3,17 @@
 Nothing here reads or changes the mempool, so `AdmissionChecker` is safe from any thread; a
 batch's signatures are verified in parallel on the injected thread pool (both suites release
 the GIL). The stateful half (duplicates, nonces, sender, capacity) is `Mempool.add`.
+
+`VerifiedSignatures` remembers which (transaction hash, signature) pairs already verified on
+this node, so a transaction that reaches it twice (gossip, a proposal's fetch, block sync) has
+its signature checked once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 
 from gongshi.codec import Transaction, decode, digest
 from gongshi.crypto import Suite
@@ -28,16 +34,67 @@ from gongshi.mempool.errors import (
 
 CheckResult = PreparedTransaction | AdmissionRejected
 
+VERIFIED_SIGNATURES_MAX = 100_000
+
+
+class VerifiedSignatures:
+    """A bounded, thread-safe record of transactions whose signature verified here.
+
+    Keyed by the transaction hash (of the signing bytes) and holding the signature that
+    verified: a copy of the same transaction with another signature is not covered. The
+    oldest entries go first once `capacity` is reached (a forgotten one is verified again)."""
+
+    __slots__ = ("_capacity", "_entries", "_lock")
+
+    def __init__(self, capacity: int = VERIFIED_SIGNATURES_MAX) -> None:
+        assert capacity >= 1
+        self._capacity = capacity
+        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def contains(self, tx_hash: bytes, signature: bytes) -> bool:
+        """True if this exact (hash, signature) pair verified (one atomic dict read)."""
+        return self._entries.get(tx_hash) == signature
+
+    def add(self, tx_hash: bytes, signature: bytes) -> None:
+        self.add_all(((tx_hash, signature),))
+
+    def add_all(self, pairs: Iterable[tuple[bytes, bytes]]) -> None:
+        """Record verified (hash, signature) pairs, evicting the oldest beyond capacity."""
+        with self._lock:
+            entries = self._entries
+            for tx_hash, signature in pairs:
+                entries[tx_hash] = signature
+                entries.move_to_end(tx_hash)  # a re-added entry counts as the newest
+            while len(entries) > self._capacity:
+                entries.popitem(last=False)
+
+    def unverified(self, transactions: Sequence[PreparedTransaction]) -> list[PreparedTransaction]:
+        """The transactions of `transactions` not known to be verified, in order."""
+        return [p for p in transactions if not self.contains(p.tx_hash, p.tx.signature)]
+
 
 class AdmissionChecker:
     """Checks raw transactions against the chain's static rules; thread-safe."""
 
-    __slots__ = ("_config", "_parallel", "_suite")
+    __slots__ = ("_config", "_parallel", "_suite", "verified")
 
-    def __init__(self, *, config: MempoolConfig, suite: Suite, parallel: ParallelMap) -> None:
+    def __init__(
+        self,
+        *,
+        config: MempoolConfig,
+        suite: Suite,
+        parallel: ParallelMap,
+        verified: VerifiedSignatures | None = None,
+    ) -> None:
         self._config = config
         self._suite = suite
         self._parallel = parallel
+        # Shared with the node's other verification paths (fetch, block sync).
+        self.verified = verified if verified is not None else VerifiedSignatures()
 
     @property
     def config(self) -> MempoolConfig:
@@ -87,8 +144,12 @@ class AdmissionChecker:
         tx_hash = digest(self._suite, signing_bytes)
         if known is not None and known(tx_hash):
             raise AlreadyKnown(f"transaction {tx_hash.hex()} is already pending")
-        if not tx.signature or not self._suite.verify(tx.sender, signing_bytes, tx.signature):
+        if not tx.signature:
             raise BadSignature(f"transaction {tx_hash.hex()} is not signed by its sender")
+        if not self.verified.contains(tx_hash, tx.signature):
+            if not self._suite.verify(tx.sender, signing_bytes, tx.signature):
+                raise BadSignature(f"transaction {tx_hash.hex()} is not signed by its sender")
+            self.verified.add(tx_hash, tx.signature)
         return PreparedTransaction(
             tx=tx, tx_hash=tx_hash, size=len(data), sender_address=self._suite.address(tx.sender)
         )

@@ -32,7 +32,7 @@ from gongshi.execution.parallel import ParallelMap
 from gongshi.execution.permissions import RefusalKind, admission_refusal
 from gongshi.execution.prepared import PreparedTransaction
 from gongshi.execution.state import NonceReader
-from gongshi.mempool.admission import AdmissionChecker, CheckResult
+from gongshi.mempool.admission import AdmissionChecker, CheckResult, VerifiedSignatures
 from gongshi.mempool.config import MempoolConfig
 from gongshi.mempool.errors import (
     AdmissionRejected,
@@ -123,13 +123,14 @@ class Mempool:
         identities: IdentityReader,
         head: ChainHead,
         parallel: ParallelMap | None = None,
+        verified: VerifiedSignatures | None = None,
     ) -> None:
         self._config = config
         self._nonces = nonces
         self._identities = identities
         self._head = head
         self.checker = AdmissionChecker(
-            config=config, suite=suite, parallel=parallel or ParallelMap()
+            config=config, suite=suite, parallel=parallel or ParallelMap(), verified=verified
         )
         self._by_hash: dict[bytes, _Entry] = {}
         self._senders: dict[bytes, _SenderQueue] = {}

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import make_asgi_app
 
+from gongshi.api.access import AccessMode, ledger_authenticator
 from gongshi.api.hub import CommitHub
 from gongshi.api.limits import ApiLimits
 from gongshi.api.server import ApiServer
 from gongshi.api.service import ChainContext, ChainService
 from gongshi.codec import Block, Receipt
+from gongshi.node.genesis import genesis_hash
 
 if TYPE_CHECKING:
     from gongshi.node.node import Node
@@ -52,6 +54,14 @@ async def start_api(node: Node) -> ApiHandle:
             peers=lambda: len(network.connected_peers()),
         ),
     )
+    authenticator = None
+    if config.access == AccessMode.MEMBERS.value:
+        authenticator = ledger_authenticator(
+            node.ledger,
+            node.chain.suite,
+            chain_id=node.genesis.params.chain_id,
+            genesis_hash=genesis_hash(node.genesis),
+        )
     server = ApiServer(
         service,
         CommitHub(service, limits),
@@ -60,6 +70,7 @@ async def start_api(node: Node) -> ApiHandle:
         limits,
         metrics_app=make_asgi_app(node.metrics.registry),
         fatal=node.fail,
+        authenticator=authenticator,
     )
     await server.start()
     return server

@@ -39,6 +39,11 @@ T = TypeVar("T")
 
 FETCHED_CACHE_MAX = 50_000
 REAP_FACTOR = 3  # candidates reaped per block slot: some may sit in uncommitted ancestors
+# While transactions wait, blocks follow each other this fast (at most the block interval):
+# short for sub-second latency, long enough that a block batches the load of a while.
+BUSY_INTERVAL_MS = 50
+COMMIT_FOLLOWERS = 2  # blocks after a block that commit it (two-chain rule)
+ANCESTORS_LOOKED_AT = 4  # uncommitted ancestors whose transactions are not candidates
 
 # (the committed block, loop time it was executed here or None), after each commit, on the loop.
 CommitListener = Callable[[ExecutedBlock, float | None], None]
@@ -61,17 +66,23 @@ class NodeApplication:
         chain: Chain,
         mempool: Mempool,
         worker: Executor,
-        fetch: Callable[[bytes, Sequence[bytes]], asyncio.Future[list[bytes]]],
+        fetch: Callable[[bytes, Sequence[bytes]], asyncio.Future[list[PreparedTransaction]]],
         proposer_key: bytes,
         block_interval_ms: int,
+        admit_fetched: Callable[[Sequence[PreparedTransaction]], None] | None = None,
+        busy_interval_ms: int = BUSY_INTERVAL_MS,
         clock_ms: Callable[[], int] | None = None,
     ) -> None:
         self.chain = chain
         self.mempool = mempool
         self._worker = worker
         self._fetch = fetch
+        # Where fetched, verified transactions go besides the fetched cache (the node: its
+        # pool, without gossip), so gossip of them later finds them known.
+        self._admit_fetched = admit_fetched or self._add_to_pool
         self._proposer_key = proposer_key
         self._interval_s = block_interval_ms / 1000
+        self._busy_interval_s = busy_interval_ms / 1000
         self.limits = chain.environment.limits  # for reaping; the block's own are applied
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self._last_block_at = 0.0
@@ -102,16 +113,7 @@ class NodeApplication:
 
     async def build_proposal(self, action: BuildProposal) -> ProposalBuilt:
         loop = asyncio.get_running_loop()
-        # Pace blocks: the interval counts from when this node last saw a block executed.
-        wait = self._last_block_at + self._interval_s - loop.time()
-        if wait > 0:
-            await asyncio.sleep(min(wait, self._interval_s))
-        limits = self.limits
-        candidates = self.mempool.reap(
-            max_txs=limits.txs_max * REAP_FACTOR,
-            max_bytes=limits.bytes_max * REAP_FACTOR,
-            max_gas=limits.gas_max * REAP_FACTOR,
-        )
+        candidates = await self._paced_candidates(action.parent_hash)
         timestamp_ms = self._clock_ms()
         try:
             built = await self.on_worker(
@@ -145,6 +147,56 @@ class NodeApplication:
             block=built.consensus_block,
             change=built.executed.change,
         )
+
+    def _reap(self) -> list[PreparedTransaction]:
+        limits = self.limits
+        return self.mempool.reap(
+            max_txs=limits.txs_max * REAP_FACTOR,
+            max_bytes=limits.bytes_max * REAP_FACTOR,
+            max_gas=limits.gas_max * REAP_FACTOR,
+        )
+
+    async def _paced_candidates(self, parent_hash: bytes) -> list[PreparedTransaction]:
+        """The mempool's candidates for the next block, once it is time to propose it.
+
+        Blocks are paced from when this node last executed one: by the busy interval while
+        there is work (ready transactions not in an uncommitted ancestor, or one of the last
+        two ancestors carries transactions: the two-chain rule commits a block only once two
+        more follow it), by the block interval otherwise (empty blocks only keep the chain
+        live, they need not be frequent)."""
+        loop = asyncio.get_running_loop()
+        since_last = loop.time() - self._last_block_at
+        busy_s = min(self._busy_interval_s, self._interval_s)
+        if since_last >= self._interval_s:
+            return self._reap()
+        recent = self._recent_ancestors(parent_hash)
+        candidates: list[PreparedTransaction] = []
+        busy = any(block.prepared for block in recent[:COMMIT_FOLLOWERS])
+        if not busy:
+            candidates = self._reap()
+            in_ancestors = {p.tx_hash for block in recent for p in block.prepared}
+            busy = any(c.tx_hash not in in_ancestors for c in candidates)
+        wait = (busy_s if busy else self._interval_s) - since_last
+        if wait <= 0 and candidates:
+            return candidates
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return self._reap()
+
+    def _recent_ancestors(self, parent_hash: bytes) -> list[ExecutedBlock]:
+        """The uncommitted blocks from `parent_hash` down, newest first, at most
+        ANCESTORS_LOOKED_AT (read from the loop: the execution thread only adds and drops
+        whole entries, each one atomic)."""
+        found: list[ExecutedBlock] = []
+        executed = self.chain.executed
+        cursor = parent_hash
+        while len(found) < ANCESTORS_LOOKED_AT:
+            block = executed.get(cursor)
+            if block is None:
+                break
+            found.append(block)
+            cursor = block.header.parent_hash
+        return found
 
     # --- validation -------------------------------------------------------------------------
 
@@ -197,29 +249,32 @@ class NodeApplication:
         return resolved
 
     async def _fetch_missing(self, proposer: bytes, missing: list[bytes]) -> None:
-        encoded = await self._fetch(proposer, missing)
-        suite = self.chain.suite
         wanted = set(missing)
         prepared: list[PreparedTransaction] = []
-        for data in encoded:
-            try:
-                item = PreparedTransaction.from_bytes(data, suite)
-            except GongshiError:
-                continue
+        for item in await self._fetch(proposer, missing):
             if item.tx_hash in wanted:
                 prepared.append(item)
                 wanted.discard(item.tx_hash)
+        suite = self.chain.suite
         parallel = self.chain.parallel
+        verified = self.mempool.checker.verified
+        # Gossip admission may have verified some already (verify once per node).
+        unverified = verified.unverified(prepared)
         bad = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: first_invalid_signature(prepared, suite, parallel)
+            None, lambda: first_invalid_signature(unverified, suite, parallel)
         )
         if bad is not None:
             raise TransactionsUnavailable("a fetched transaction is not signed by its sender")
+        verified.add_all((item.tx_hash, item.tx.signature) for item in unverified)
+        self._admit_fetched(prepared)
         for item in prepared:
             self._fetched[item.tx_hash] = item
         while len(self._fetched) > FETCHED_CACHE_MAX:
             self._fetched.popitem(last=False)
         self.counters.transactions_fetched += len(prepared)
+
+    def _add_to_pool(self, prepared: Sequence[PreparedTransaction]) -> None:
+        self.mempool.add_checked(prepared)  # refusals (known, nonce, full) are fine here
 
     # --- commits ----------------------------------------------------------------------------
 

@@ -52,6 +52,7 @@ from gongshi.execution import (
 )
 from gongshi.execution.errors import InvalidBlock, NonceOutOfOrder
 from gongshi.execution.governance_state import chain_params_at, validator_set_change
+from gongshi.mempool.admission import VerifiedSignatures
 from gongshi.merkle.state_tree import StateTree, TreeUpdate
 from gongshi.node.errors import EpochMismatch, GenesisMismatch, NotAValidator, UnknownParent
 from gongshi.node.genesis import ChainParams, Genesis, genesis_hash
@@ -64,6 +65,7 @@ from gongshi.node.reconfig import (
 )
 from gongshi.node.wire import ProposalPayload
 from gongshi.storage import Ledger, receipts_root, tx_root
+from gongshi.storage.block_record import BlockDigests
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +83,19 @@ class ExecutedBlock:
     writes: dict[bytes, bytes | None]
     update: TreeUpdate
     next_nonces: dict[bytes, int]
+    # The receipts' canonical encodings (for the receipts root, and the commit reuses them).
+    receipt_encodings: tuple[bytes, ...]
     # The validator-set change this block announces to consensus, if any.
     change: ValidatorSetChange | None = None
+
+    def digests(self) -> BlockDigests:
+        """What the ledger's commit needs and this node computed already (hashes at
+        admission, receipt encodings at execution)."""
+        return BlockDigests(
+            tx_hashes=tuple(p.tx_hash for p in self.prepared),
+            sender_addresses=tuple(p.sender_address for p in self.prepared),
+            receipt_encodings=self.receipt_encodings,
+        )
 
     @property
     def header(self) -> BlockHeader:
@@ -134,11 +147,14 @@ class Chain:
         genesis: Genesis,
         suite: Suite,
         parallel: ParallelMap,
+        verified: VerifiedSignatures | None = None,
     ) -> None:
         self.ledger = ledger
         self.genesis = genesis
         self.suite = suite
         self.parallel = parallel
+        # Signatures this node verified already (shared with mempool admission).
+        self.verified = verified if verified is not None else VerifiedSignatures()
         self.chain_id = genesis.params.chain_id
         self.genesis_validators = ValidatorSet(
             epoch=GENESIS_EPOCH, public_keys=tuple(v.public_key for v in genesis.validators)
@@ -391,11 +407,12 @@ class Chain:
         change: ValidatorSetChange | None,
     ) -> ExecutedBlock:
         hash_fn = self.suite.hash
+        receipt_encodings = tuple(encode(r) for r in receipts)
         header = BlockHeader(
             height=context.height,
             parent_hash=parent_hash,
             tx_root=tx_root(hash_fn, [p.tx_hash for p in transactions]),
-            receipts_root=receipts_root(hash_fn, [encode(r) for r in receipts]),
+            receipts_root=receipts_root(hash_fn, receipt_encodings),
             state_root=update.root_hash,
             timestamp_ms=context.timestamp_ms,
             proposer=context.proposer,
@@ -411,6 +428,7 @@ class Chain:
             writes=writes,
             update=update,
             next_nonces=next_nonces,
+            receipt_encodings=receipt_encodings,
             change=change,
         )
         self.executed[executed.block_hash] = executed
@@ -469,6 +487,7 @@ class Chain:
         receipts, writes, update, next_nonces = self._execute(
             context, ancestors, transactions, environment
         )
+        receipt_encodings = tuple(encode(r) for r in receipts)
         executed = ExecutedBlock(
             block=LedgerBlock(header=header, transactions=tuple(p.tx for p in transactions)),
             block_hash=block.block_hash,
@@ -477,9 +496,10 @@ class Chain:
             writes=writes,
             update=update,
             next_nonces=next_nonces,
+            receipt_encodings=receipt_encodings,
             change=self._change_after(header.height, ancestors, writes),
         )
-        if receipts_root(self.suite.hash, [encode(r) for r in receipts]) != header.receipts_root:
+        if receipts_root(self.suite.hash, receipt_encodings) != header.receipts_root:
             return "receipts root mismatch"
         if update.root_hash != header.state_root:
             return "state root mismatch"
@@ -500,7 +520,11 @@ class Chain:
             raise InvariantViolation(f"commit of block {block_hash.hex()[:16]}, never executed")
         self.ledger.offer_state_update(executed.height, executed.writes, executed.update)
         self.ledger.commit_block(
-            executed.block, executed.receipts, executed.writes, encode_certificate(certificate)
+            executed.block,
+            executed.receipts,
+            executed.writes,
+            encode_certificate(certificate),
+            executed.digests(),
         )
         self._forget_committed()
         return executed
@@ -549,8 +573,9 @@ class Chain:
         ]
         payload = ProposalPayload(header=header, tx_hashes=tuple(p.tx_hash for p in prepared))
         consensus = consensus_block_of(header, payload.tx_hashes, self.suite)
+        unverified = self.verified.unverified(prepared)
         try:
-            require_valid_signatures(prepared, self.suite, self.parallel)
+            require_valid_signatures(unverified, self.suite, self.parallel)
         except GongshiError as error:
             logger.warning(
                 "synced block carries a bad signature height=%d detail=%r",
@@ -558,6 +583,7 @@ class Chain:
                 error.message,
             )
             return None
+        self.verified.add_all((p.tx_hash, p.tx.signature) for p in unverified)
         if consensus.block_hash not in self.executed and not self.validate(
             consensus, payload, prepared
         ):

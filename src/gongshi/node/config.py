@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 CONFIG_FILE_SIZE_MAX = 1024 * 1024
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
+API_ACCESS_MODES = ("members", "open")  # gongshi.api.access.AccessMode values
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_P2P_PORT = 26600
 DEFAULT_API_PORT = 26601
@@ -111,6 +112,14 @@ class ApiSection:
     subscriptions_max: int = field(
         default=1000,
         metadata=option("Most WebSocket subscriptions at once.", minimum=0, maximum=100_000),
+    )
+    access: str = field(
+        default="members",
+        metadata=option(
+            "members: every request is signed by a registered member, routes checked\n"
+            "against its role (docs/api.md); open: no authentication (development).",
+            choices=API_ACCESS_MODES,
+        ),
     )
 
 

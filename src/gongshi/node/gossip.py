@@ -5,8 +5,11 @@
   mesh, so gossip received from a peer is not relayed again; instead the node that admitted a
   transaction gossips it again while it stays pending (a peer may have been disconnected).
 - Received batches wait in a bounded queue (a full queue drops the batch: gossip is best
-  effort) and are admitted one batch at a time: signatures verified in the thread pool, then
+  effort) and are admitted together with whatever else queued meanwhile (up to
+  INBOUND_BATCHES_PER_ADMISSION batches at a time): signatures verified in the thread pool, then
   added to the mempool on the loop (verify once: the mempool keeps them decoded and verified).
+  A transaction that came first by a proposal's fetch is in the pool already (`known`):
+  neither verified nor added again.
 - `fetch` asks the proposer (then each other peer) for transactions by hash, one request at a
   time per call, each bounded by a timeout; `serve_fetch` answers from the mempool or ledger.
 """
@@ -39,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 GOSSIP_BYTES_MAX = 4 << 20  # one gossip frame
 INBOUND_BATCHES_MAX = 256
+INBOUND_BATCHES_PER_ADMISSION = 16  # queued batches admitted together (one pool hand-off)
 OUTBOUND_TXS_MAX = 100_000  # queued for gossip; beyond it the oldest are not gossiped
 FETCH_TIMEOUT_S = 2.0
 FETCH_RESPONSE_BYTES_MAX = 12 << 20
@@ -107,7 +111,11 @@ class TxGossip:
     """Outbound batching and inbound admission of gossiped transactions."""
 
     def __init__(
-        self, *, mempool: GossipingMempool, broadcast: Broadcast, flush_ms: int = 20
+        self,
+        *,
+        mempool: GossipingMempool,
+        broadcast: Broadcast,
+        flush_ms: int = 20,
     ) -> None:
         self._mempool = mempool
         self._broadcast = broadcast
@@ -151,21 +159,29 @@ class TxGossip:
 
     async def run_inbound(self) -> None:
         while True:
-            body = await self._inbound.get()
-            await self._admit(body)
+            bodies = [await self._inbound.get()]
+            # Whatever else queued up meanwhile goes in the same admission: one hand-off
+            # to the verification pool, in bigger parallel chunks.
+            while not self._inbound.empty() and len(bodies) < INBOUND_BATCHES_PER_ADMISSION:
+                bodies.append(self._inbound.get_nowait())
+            await self._admit(*bodies)
 
-    async def _admit(self, body: bytes) -> None:
-        try:
-            batch = decode_body(TxBatch, body)
-        except GongshiError as error:
-            logger.debug("gossip batch dropped reason=%r", error.message)
-            self.counters.batches_dropped += 1
+    async def _admit(self, *bodies: bytes) -> None:
+        fresh: list[bytes] = []
+        for body in bodies:
+            try:
+                batch = decode_body(TxBatch, body)
+            except GongshiError as error:
+                logger.debug("gossip batch dropped reason=%r", error.message)
+                self.counters.batches_dropped += 1
+                continue
+            self.counters.batches_received += 1
+            fresh.extend(data for data in batch.transactions if len(data) > 0)
+        if not fresh:
             return
-        self.counters.batches_received += 1
         mempool = self._mempool
         checker = mempool.checker
         next_height = mempool.next_height
-        fresh = [data for data in batch.transactions if len(data) > 0]
         checked = await asyncio.get_running_loop().run_in_executor(
             None,
             lambda: checker.check_batch(fresh, next_height=next_height, known=mempool.contains),
@@ -197,13 +213,17 @@ class TxFetcher:
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[list[bytes]]] = {}
 
-    def fetch(self, proposer: bytes, tx_hashes: Sequence[bytes]) -> asyncio.Future[list[bytes]]:
+    def fetch(
+        self, proposer: bytes, tx_hashes: Sequence[bytes]
+    ) -> asyncio.Future[list[PreparedTransaction]]:
         return asyncio.ensure_future(self._fetch(proposer, list(tx_hashes)))
 
-    async def _fetch(self, proposer: bytes, tx_hashes: list[bytes]) -> list[bytes]:
-        """Ask the proposer first, then the others, until every hash is found or all tried."""
+    async def _fetch(self, proposer: bytes, tx_hashes: list[bytes]) -> list[PreparedTransaction]:
+        """Ask the proposer first, then the others, until every hash is found or all tried.
+        The answers come decoded (signatures not verified: the caller does that)."""
         peers = [proposer, *(p for p in self._peers() if p != proposer)]
-        found: dict[bytes, bytes] = {}
+        found: dict[bytes, PreparedTransaction] = {}
+        wanted_set = set(tx_hashes)
         wanted = list(tx_hashes)
         suite = self._mempool.checker.suite
         for peer in peers:
@@ -214,10 +234,11 @@ class TxFetcher:
                 answers.extend(await self._ask(peer, wanted[start : start + FETCH_HASHES_MAX]))
             for data in answers:
                 try:
-                    tx_hash = PreparedTransaction.from_bytes(data, suite).tx_hash
+                    prepared = PreparedTransaction.from_bytes(data, suite)
                 except GongshiError:
                     continue
-                found[tx_hash] = data
+                if prepared.tx_hash in wanted_set:
+                    found[prepared.tx_hash] = prepared
             wanted = [h for h in wanted if h not in found]
         return list(found.values())
 

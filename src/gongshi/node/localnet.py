@@ -76,6 +76,8 @@ def prepare_network(
         suite=suite,
         base_port=DEFAULT_BASE_PORT if base_port is None else base_port,
         extra_clients=extra_clients,
+        # A development network: curl, the explorer and the benchmarks read without signing.
+        api_access="open",
     )
     plan = create_network(options, directory, force=force or directory.exists())
     return plan.genesis, True

@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,7 +26,7 @@ from gongshi.consensus import EngineConfig, Message, SuiteSigner
 from gongshi.crypto import Suite, get_suite
 from gongshi.crypto.keyfile import read_file
 from gongshi.errors import ConfigError, GongshiError
-from gongshi.execution import BlockLimits, ParallelMap, StateIdentityReader
+from gongshi.execution import BlockLimits, ParallelMap, PreparedTransaction, StateIdentityReader
 from gongshi.execution.governance_state import (
     chain_params_at,
     governance_read,
@@ -34,6 +34,7 @@ from gongshi.execution.governance_state import (
     validator_schedule,
 )
 from gongshi.mempool import ChainHead, MempoolConfig
+from gongshi.mempool.admission import VerifiedSignatures
 from gongshi.network import (
     InboundMessage,
     LocalIdentity,
@@ -98,6 +99,8 @@ class Node:
             max_workers=cores, thread_name_prefix="gongshi-verify"
         )
         self._parallel = ParallelMap(executor=self._verify_pool, workers=cores)
+        # One record of verified signatures for admission, fetches and block sync.
+        self._verified = VerifiedSignatures()
         self.ledger: Ledger | None = None
         self.network: Network | None = None
         self.api: ApiHandle | None = None
@@ -129,7 +132,13 @@ class Node:
         ledger = self.ledger
         chain = await loop.run_in_executor(
             self._worker,
-            lambda: Chain(ledger=ledger, genesis=genesis, suite=suite, parallel=self._parallel),
+            lambda: Chain(
+                ledger=ledger,
+                genesis=genesis,
+                suite=suite,
+                parallel=self._parallel,
+                verified=self._verified,
+            ),
         )
         self.chain = chain
         head = ledger.get_header(chain.committed_height)
@@ -142,6 +151,7 @@ class Node:
             identities=StateIdentityReader(LatestState(ledger), suite),
             head=ChainHead(height=head.height, timestamp_ms=head.timestamp_ms),
             parallel=self._parallel,
+            verified=self._verified,
         )
         self.network = self._make_network(suite, public_key, hash_value)
         self._build_parts(suite, signing_key, public_key)
@@ -206,6 +216,7 @@ class Node:
             mempool=self.mempool,
             worker=self._worker,
             fetch=self.fetcher.fetch,
+            admit_fetched=self._admit_fetched,
             proposer_key=public_key,
             block_interval_ms=self.params.block_interval_ms,
         )
@@ -234,6 +245,12 @@ class Node:
         self.metrics.height.set(self.chain.committed_height)
         self.metrics.bind(self.metrics_snapshot)
         self.app.add_commit_listener(self._on_commit)
+
+    def _admit_fetched(self, prepared: Sequence[PreparedTransaction]) -> None:
+        """A proposal's fetched, verified transactions join the pool without being gossiped
+        (their origin gossips them): if that block is abandoned, this node still has them."""
+        with self.mempool.quietly():
+            self.mempool.add_checked(prepared)
 
     async def _start_services(self) -> None:
         assert self.network is not None

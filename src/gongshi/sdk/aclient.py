@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import InvalidStatus, WebSocketException
 
 from gongshi.api.wire import to_hex
 from gongshi.codec import Transaction, encode
@@ -54,6 +54,8 @@ from gongshi.sdk.notary import ProvenRecord
 from gongshi.sdk.rpc import (
     DEFAULT_TIMEOUT_S,
     AsyncHttpRpc,
+    auth_headers,
+    handshake_refusal,
     remote_error,
     request_document,
     result_of,
@@ -87,7 +89,7 @@ class AsyncClient:
         self.url = url
         self.ws_url = ws_url(url)
         self.core = ClientCore(network, identity)
-        self.rpc = AsyncHttpRpc(url, timeout_s=timeout_s)
+        self.rpc = AsyncHttpRpc(url, timeout_s=timeout_s, auth=self.core.auth_header)
 
     @classmethod
     def connect(
@@ -420,8 +422,11 @@ class AsyncClient:
 
     async def _subscription(self, method: str, params: Any) -> AsyncGenerator[Any, None]:
         """Results of one subscription, on a WebSocket connection of its own."""
+        headers = auth_headers(self.core.auth_header)
         try:
-            async with connect(self.ws_url, max_size=WS_MESSAGE_BYTES_MAX) as socket:
+            async with connect(
+                self.ws_url, max_size=WS_MESSAGE_BYTES_MAX, additional_headers=headers
+            ) as socket:
                 await socket.send(json.dumps(request_document(1, method, params)))
                 subscription = result_of(json.loads(await socket.recv()), 1)
                 async for message in socket:
@@ -437,6 +442,12 @@ class AsyncClient:
                         and notification.get("subscription") == subscription
                     ):
                         yield notification.get("result")
+        except InvalidStatus as error:
+            response = error.response
+            refusal = handshake_refusal(response.status_code, response.body, signed=bool(headers))
+            if refusal is not None:
+                raise refusal from None
+            raise NodeUnreachable(f"subscription to {self.ws_url} failed: {error}") from None
         except (OSError, WebSocketException) as error:
             raise NodeUnreachable(f"subscription to {self.ws_url} failed: {error}") from None
         except ValueError:

@@ -68,7 +68,7 @@ class Client:
     ) -> None:
         self.url = url
         self.core = ClientCore(network, identity)
-        self.rpc = HttpRpc(url, timeout_s=timeout_s)
+        self.rpc = HttpRpc(url, timeout_s=timeout_s, auth=self.core.auth_header)
 
     @classmethod
     def connect(

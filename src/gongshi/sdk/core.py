@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gongshi.api.auth import auth_header
 from gongshi.api.wire import from_hex, to_hex
 from gongshi.codec import ReceiptStatus, Transaction
 from gongshi.errors import GongshiError
@@ -33,6 +34,9 @@ POLL_INTERVAL_S = 0.2
 SEND_WAIT_S = 60.0  # how long `send` waits out a full nonce window
 SEND_RETRY_S = 0.05  # between attempts while the window is full (a block frees it)
 EPOCH_PAGES_MAX = 1000  # chain_epochs calls per catch-up (16 epochs each)
+# A request signature is re-made this often: well inside the node's ±5 min window, so a
+# client whose clock is up to 3 minutes off still gets in.
+AUTH_REFRESH_MS = 120_000
 
 
 def ws_url(http_url: str) -> str:
@@ -69,11 +73,34 @@ class ClientCore:
         self.nonces = NonceTracker()
         self._head_height: int | None = None
         self._head_seen_at = 0.0
+        # (signed at, X-Gongshi-Auth value), re-signed after AUTH_REFRESH_MS.
+        self._auth: tuple[int, str] | None = None
 
     def signer(self) -> Identity:
         if self.identity is None:
             raise SdkError("this client has no identity to sign with")
         return self.identity
+
+    # --- access --------------------------------------------------------------------------
+
+    def auth_header(self) -> str | None:
+        """The `X-Gongshi-Auth` value that authenticates this client's requests (None
+        without an identity): one signature per AUTH_REFRESH_MS, not per request."""
+        identity = self.identity
+        if identity is None:
+            return None
+        now_ms = time.time_ns() // 1_000_000
+        cached = self._auth
+        if cached is None or not 0 <= now_ms - cached[0] < AUTH_REFRESH_MS:
+            header = auth_header(
+                identity.key,
+                chain_id=self.network.chain_id,
+                genesis_hash=self.network.genesis_hash,
+                timestamp_ms=now_ms,
+            )
+            cached = (now_ms, header)
+            self._auth = cached
+        return cached[1]
 
     # --- head and nonces -------------------------------------------------------------------
 

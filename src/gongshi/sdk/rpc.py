@@ -3,20 +3,49 @@
 Errors: a node's error object becomes `RemoteError` (its Gongshi code and name); a refused
 connection, a timeout or an HTTP failure `NodeUnreachable`; an answer that is not a JSON-RPC
 response `MalformedResponse`.
+
+Access control: given `auth` (a callable returning the current `X-Gongshi-Auth` value, the
+client's `ClientCore.auth_header`), every request carries it. A node with `[api] access =
+"members"` answers unsigned member reads with `AuthenticationRequired` (1967): the error then
+says to pass an identity.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from gongshi.api.auth import AUTH_HEADER
+from gongshi.api.errors import AuthenticationRequired
 from gongshi.sdk.errors import MalformedResponse, NodeUnreachable, RemoteError
 
 DEFAULT_TIMEOUT_S = 10.0
 RESPONSE_BYTES_MAX = 32 << 20
+IDENTITY_HINT = (
+    "; this node serves members only: give the client an identity "
+    "(Client.connect(..., organisation=ORG, role=ROLE); on the command line --org and --role)"
+)
+
+AuthSource = Callable[[], str | None]
+
+
+def auth_headers(auth: AuthSource | None) -> dict[str, str]:
+    """The headers that authenticate a request (none without an identity)."""
+    value = None if auth is None else auth()
+    return {} if value is None else {AUTH_HEADER: value}
+
+
+def unsigned_hint(error: RemoteError, signed: bool) -> RemoteError:
+    """`error`, told what to do when the node wants a member and the request was unsigned."""
+    if signed or error.code != AuthenticationRequired.code:
+        return error
+    return RemoteError(
+        error.message + IDENTITY_HINT, code=error.code, name=error.name, rpc_code=error.rpc_code
+    )
 
 
 def request_document(request_id: int, method: str, params: Any) -> dict[str, Any]:
@@ -58,7 +87,23 @@ def remote_error(error: Any) -> RemoteError:
     return RemoteError(message, code=code, name=name, rpc_code=rpc_code)
 
 
-def _parse(response: httpx.Response, request_id: int) -> Any:
+def handshake_refusal(
+    status_code: int, body: bytes | bytearray | None, *, signed: bool
+) -> RemoteError | None:
+    """The node's JSON-RPC error in a refused WebSocket handshake (HTTP 401/403 with an error
+    body), or None if the refusal carries none."""
+    if status_code not in (401, 403) or not body or len(body) > RESPONSE_BYTES_MAX:
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or "error" not in document:
+        return None
+    return unsigned_hint(remote_error(document["error"]), signed)
+
+
+def _parse(response: httpx.Response, request_id: int, *, signed: bool) -> Any:
     if len(response.content) > RESPONSE_BYTES_MAX:
         raise MalformedResponse("the node's answer is too large")
     try:
@@ -67,26 +112,33 @@ def _parse(response: httpx.Response, request_id: int) -> Any:
         if response.status_code != 200:
             raise NodeUnreachable(f"HTTP {response.status_code} from the node") from None
         raise MalformedResponse("the node's answer is not JSON") from None
-    return result_of(document, request_id)
+    try:
+        return result_of(document, request_id)
+    except RemoteError as error:
+        raise unsigned_hint(error, signed) from None
 
 
 class HttpRpc:
     """Synchronous JSON-RPC over HTTP POST."""
 
-    def __init__(self, url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self, url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, auth: AuthSource | None = None
+    ) -> None:
         self.url = url.rstrip("/") + "/"
+        self._auth = auth
         self._client = httpx.Client(timeout=timeout_s)
         self._ids = itertools.count(1)
 
     def call(self, method: str, params: Any = None) -> Any:
         request_id = next(self._ids)
+        headers = auth_headers(self._auth)
         try:
             response = self._client.post(
-                self.url, json=request_document(request_id, method, params)
+                self.url, json=request_document(request_id, method, params), headers=headers
             )
         except httpx.HTTPError as error:
             raise NodeUnreachable(f"cannot reach {self.url}: {error}") from None
-        return _parse(response, request_id)
+        return _parse(response, request_id, signed=bool(headers))
 
     def close(self) -> None:
         self._client.close()
@@ -95,20 +147,24 @@ class HttpRpc:
 class AsyncHttpRpc:
     """Asynchronous JSON-RPC over HTTP POST."""
 
-    def __init__(self, url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self, url: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, auth: AuthSource | None = None
+    ) -> None:
         self.url = url.rstrip("/") + "/"
+        self._auth = auth
         self._client = httpx.AsyncClient(timeout=timeout_s)
         self._ids = itertools.count(1)
 
     async def call(self, method: str, params: Any = None) -> Any:
         request_id = next(self._ids)
+        headers = auth_headers(self._auth)
         try:
             response = await self._client.post(
-                self.url, json=request_document(request_id, method, params)
+                self.url, json=request_document(request_id, method, params), headers=headers
             )
         except httpx.HTTPError as error:
             raise NodeUnreachable(f"cannot reach {self.url}: {error}") from None
-        return _parse(response, request_id)
+        return _parse(response, request_id, signed=bool(headers))
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -5,6 +5,12 @@ hash and index entry, after checking that the header's tx and receipts roots rec
 header is what the proposer signed and the quorum certified; a mismatch means our execution
 disagrees with it: `InvariantViolation`, the node must stop). `fill_block_batch` puts the
 record in a write batch. Both are pure; the ledger does the I/O.
+
+A committer that already knows a block's transaction hashes, senders' addresses and receipt
+encodings (the node: hashed at admission, encoded for the receipts root) passes them as
+`BlockDigests`, so a commit does not hash every transaction again. They are trusted to
+belong to the block's transactions (the committer computed them from those); the roots are
+still checked against the header.
 """
 
 from __future__ import annotations
@@ -49,10 +55,26 @@ class BlockRecord:
         return self.header.height
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockDigests:
+    """What the committer computed already for a block, in block order: the transactions'
+    hashes (`Transaction.hash`), their senders' addresses (`Suite.address`) and the receipts'
+    canonical encodings."""
+
+    tx_hashes: tuple[bytes, ...]
+    sender_addresses: tuple[bytes, ...]
+    receipt_encodings: tuple[bytes, ...]
+
+
 def prepare_block(
-    suite: Suite, block: Block, receipts: Sequence[Receipt], certificate: bytes
+    suite: Suite,
+    block: Block,
+    receipts: Sequence[Receipt],
+    certificate: bytes,
+    digests: BlockDigests | None = None,
 ) -> BlockRecord:
-    """Encode and check a block for commit; raises InvariantViolation if a root differs."""
+    """Encode and check a block for commit; raises InvariantViolation if a root differs.
+    `digests`, if given, replaces hashing the transactions and encoding the receipts again."""
     header = block.header
     height = header.height
     if not isinstance(certificate, bytes) or not certificate:
@@ -67,17 +89,23 @@ def prepare_block(
         raise InvariantViolation(
             f"block {height}: {len(receipts)} receipts for {len(transactions)} transactions"
         )
-    tx_hashes = tuple(tx.hash(suite) for tx in transactions)
+    if digests is None:
+        tx_hashes = tuple(tx.hash(suite) for tx in transactions)
+        senders = tuple(suite.address(tx.sender) for tx in transactions)
+        receipt_encodings = tuple(encode(receipt) for receipt in receipts)
+    else:
+        _check_digest_counts(height, len(transactions), digests)
+        tx_hashes = digests.tx_hashes
+        senders = digests.sender_addresses
+        receipt_encodings = digests.receipt_encodings
     for index, (tx_hash, receipt) in enumerate(zip(tx_hashes, receipts, strict=True)):
         if receipt.tx_hash != tx_hash:
             raise InvariantViolation(
                 f"block {height}: receipt {index} is not for transaction {index}"
             )
-    receipt_encodings = tuple(encode(receipt) for receipt in receipts)
     check_roots(suite, header, tx_hashes, receipt_encodings)
     next_nonces: dict[bytes, int] = {}
-    for tx in transactions:
-        address = suite.address(tx.sender)
+    for tx, address in zip(transactions, senders, strict=True):
         next_nonces[address] = max(next_nonces.get(address, 0), tx.nonce + 1)
     header_bytes = encode(header)
     return BlockRecord(
@@ -92,6 +120,18 @@ def prepare_block(
         next_nonces=next_nonces,
         certificate=certificate,
     )
+
+
+def _check_digest_counts(height: int, count: int, digests: BlockDigests) -> None:
+    lengths = (
+        len(digests.tx_hashes),
+        len(digests.sender_addresses),
+        len(digests.receipt_encodings),
+    )
+    if lengths != (count, count, count):
+        raise InvariantViolation(
+            f"block {height}: digests of {lengths} items for {count} transactions"
+        )
 
 
 def check_roots(

@@ -34,8 +34,11 @@ from gongshi.storage.schema import (
     decode_u64,
     event_key,
     height_key,
+    namespace_of_state_key,
     position_key,
+    split_state_head,
 )
+from gongshi.storage.state import newest_state_entries
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ _PER_HEIGHT = (
 
 def check_empty(store: KVStore) -> None:
     """An empty ledger must hold no block data at all."""
-    for space in _PER_HEIGHT:
+    for space in (*_PER_HEIGHT, KeySpace.STATE_HEAD, KeySpace.STATE_NAMESPACES):
         for _ in store.scan(space, b"", None):
             raise LedgerIntegrityError(0, f"no committed height, yet {space.name} holds data")
 
@@ -176,6 +179,8 @@ def check_deep(
         raise LedgerIntegrityError(
             committed_height, "state root does not recompute from the stored state values"
         )
+    check_state_head(store, committed_height)
+    check_state_namespaces(store, committed_height)
     logger.info("deep integrity check passed committed_height=%d", committed_height)
 
 
@@ -239,3 +244,47 @@ def recompute_state_root(store: KVStore, hash_fn: Callable[[bytes], bytes], heig
     """The state root rebuilt from scratch out of the stored values as of `height`."""
     fresh = StateTree(MemoryNodeStore(), hash_fn)
     return fresh.apply(None, 0, latest_state_values(store, height)).root_hash
+
+
+def check_state_head(store: KVStore, committed_height: int) -> None:
+    """STATE_HEAD holds exactly each key's newest STATE_VALUES entry (same version, same
+    stored value), nothing above the committed height, and nothing else."""
+    newest = newest_state_entries(store)
+    for raw_key, head in store.scan(KeySpace.STATE_HEAD, b"", None):
+        try:
+            version, stored = split_state_head(head)
+        except ValueError as error:
+            raise LedgerIntegrityError(
+                committed_height, f"bad state head entry: {error}"
+            ) from error
+        if version > committed_height:
+            raise LedgerIntegrityError(
+                committed_height, f"state head entry of version {version} is above the head"
+            )
+        if newest.pop(raw_key, None) != (version, stored):
+            raise LedgerIntegrityError(
+                committed_height, f"state head entry of {raw_key!r} is not its newest value"
+            )
+    if newest:
+        raw_key = min(newest)
+        raise LedgerIntegrityError(committed_height, f"state key {raw_key!r} has no head entry")
+
+
+def check_state_namespaces(store: KVStore, committed_height: int) -> None:
+    """Each namespace's last written version is at or above the newest stored version of its
+    keys and at or below the committed height."""
+    newest_by_namespace: dict[bytes, int] = {}
+    for raw_key, (version, _) in newest_state_entries(store).items():
+        namespace = namespace_of_state_key(raw_key)
+        newest_by_namespace[namespace] = max(version, newest_by_namespace.get(namespace, 0))
+    for namespace, data in store.scan(KeySpace.STATE_NAMESPACES, b"", None):
+        written = decode_u64(data) if len(data) == HEIGHT_SIZE else committed_height + 1
+        if written > committed_height or written < newest_by_namespace.pop(namespace, 0):
+            raise LedgerIntegrityError(
+                committed_height, f"namespace {namespace!r} has a wrong last written version"
+            )
+    if newest_by_namespace:
+        namespace = min(newest_by_namespace)
+        raise LedgerIntegrityError(
+            committed_height, f"namespace {namespace!r} has no last written version"
+        )

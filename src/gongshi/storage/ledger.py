@@ -21,7 +21,7 @@ from gongshi.errors import ConfigError, InvariantViolation
 from gongshi.merkle.rfc6962 import MerkleTree
 from gongshi.merkle.state_tree import StateProof, StateTree, TreeUpdate
 from gongshi.storage import integrity, reads
-from gongshi.storage.block_record import fill_block_batch, prepare_block
+from gongshi.storage.block_record import BlockDigests, fill_block_batch, prepare_block
 from gongshi.storage.errors import (
     BlockNotFound,
     CommitOutOfOrder,
@@ -37,6 +37,7 @@ from gongshi.storage.reads import EventPage, EventPosition, ReceiptWithProof, Tr
 from gongshi.storage.rocks import RocksStore
 from gongshi.storage.schema import (
     SCHEMA_VERSION,
+    SCHEMA_VERSION_WITHOUT_STATE_HEAD,
     KeySpace,
     MetaKey,
     check_raw_state_key,
@@ -44,7 +45,13 @@ from gongshi.storage.schema import (
     encode_u64,
     state_key,
 )
-from gongshi.storage.state import StoreNodeReader, fill_state_batch, read_state_value
+from gongshi.storage.state import (
+    StoreNodeReader,
+    fill_state_batch,
+    fill_state_head_upgrade,
+    read_namespace_written,
+    read_state_value,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +150,8 @@ class Ledger:
             store.write(batch)
             return None, self._config.genesis_parent_hash
         suite_name = (store.get(KeySpace.META, MetaKey.SUITE) or b"").decode("ascii", "replace")
+        if schema == SCHEMA_VERSION_WITHOUT_STATE_HEAD and suite_name == self._suite.name:
+            schema = self._upgrade_to_state_head()
         if schema != SCHEMA_VERSION or suite_name != self._suite.name:
             raise SchemaMismatch(
                 f"database has schema {schema} and suite {suite_name!r}; this node runs "
@@ -158,6 +167,16 @@ class Ledger:
         )
         logger.info("ledger opened committed_height=%d", height)
         return height, header.hash(self._suite)
+
+    def _upgrade_to_state_head(self) -> int:
+        """Give a schema 1 database its STATE_HEAD space: one synced batch with the new schema
+        version, so a crash leaves it either not upgraded or wholly upgraded."""
+        batch = self._store.new_batch()
+        fill_state_head_upgrade(self._store, batch, self._load_u64(MetaKey.COMMITTED_HEIGHT))
+        batch.put(KeySpace.META, MetaKey.SCHEMA_VERSION, encode_u64(SCHEMA_VERSION))
+        self._store.write(batch, sync=True)
+        logger.info("ledger upgraded to schema %d", SCHEMA_VERSION)
+        return SCHEMA_VERSION
 
     # --- commit ---------------------------------------------------------------------------
 
@@ -208,8 +227,11 @@ class Ledger:
         receipts: list[Receipt] | tuple[Receipt, ...],
         state_writes: Mapping[bytes, bytes | None],
         certificate: bytes,
+        digests: BlockDigests | None = None,
     ) -> None:
-        """Commit the next block atomically; returns once it is durable.
+        """Commit the next block atomically; returns once it is durable. `digests`: the
+        block's transaction hashes, sender addresses and receipt encodings if the caller
+        knows them already (see `prepare_block`).
 
         Raises CommitOutOfOrder (nothing written) if the block is not the head's child, and
         InvariantViolation (the node must stop) if a root of the header does not recompute."""
@@ -217,7 +239,7 @@ class Ledger:
             self._check_open()
             header = block.header
             self._check_child(header)
-            record = prepare_block(self._suite, block, receipts, certificate)
+            record = prepare_block(self._suite, block, receipts, certificate, digests)
             writes = _checked_writes(state_writes)
             update = self._state_update(header.height, writes)
             if update.root_hash != header.state_root:
@@ -439,6 +461,13 @@ class Ledger:
         path for execution."""
         check_raw_state_key(raw_key)
         return read_state_value(self._store, raw_key, self._state_height(height))
+
+    def namespace_written_height(self, namespace: str) -> int | None:
+        """The last committed height whose block wrote a key of `namespace` (None: none did).
+        A cache of values derived from a namespace stays exact while this does not move; it
+        may already show a block committed after `committed_height` was read."""
+        self._check_open()
+        return read_namespace_written(self._store, namespace)
 
     def get_state(self, namespace: str, key: bytes, height: int | None = None) -> StateRead:
         """Value of `key` in a contract's `namespace` at `height`, with its proof."""

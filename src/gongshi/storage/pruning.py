@@ -5,7 +5,9 @@ With a retention of K blocks at committed height h, state stays readable at heig
 - every value version (key, v') shadowed by a newer version (key, v) with v <= H: a read at
   a height >= H finds v or something newer, never v'. A tombstone at such a v goes too (with
   nothing older left, "no entry" reads as absent, like the tombstone did);
-- every tree node that became stale at a version <= H: only versions < H referenced it.
+- every tree node that became stale at a version <= H: only versions < H referenced it;
+- the STATE_HEAD entry of a key whose pruned tombstone is its newest write (no head entry
+  reads as absent, like the tombstone did).
 Both come from the indexes written at commit time when pruning is enabled (STATE_CHANGES and
 STALE_NODES), so pruning never scans the whole state. Versions committed while pruning was off
 have no such index, and their shadowed values stay (harmless: just space).
@@ -24,6 +26,7 @@ from gongshi.storage.schema import (
     TOMBSTONE,
     KeySpace,
     decode_u64,
+    encode_state_head,
     encode_u64,
     state_value_prefix,
 )
@@ -66,6 +69,10 @@ def fill_prune_batch(
         if store.get(KeySpace.STATE_VALUES, newest_key) == TOMBSTONE:
             batch.delete(KeySpace.STATE_VALUES, newest_key)
             values_deleted += 1
+            raw_key = change_key[HEIGHT_SIZE:]
+            # The head entry goes with it unless the key was written again since.
+            if store.get(KeySpace.STATE_HEAD, raw_key) == encode_state_head(version, None):
+                batch.delete(KeySpace.STATE_HEAD, raw_key)
         batch.delete(KeySpace.STATE_CHANGES, change_key)
     nodes_deleted = 0
     for stale_key, _ in store.scan(KeySpace.STALE_NODES, encode_u64(previous_horizon), stop):

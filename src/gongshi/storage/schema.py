@@ -23,8 +23,13 @@ never runs into a neighbour's entries. docs/storage.md has the same table in pro
 | STATE_CHANGES  | version u64, state key                           | empty                       |
 | STATE_NODES    | tree node key (from the merkle package)          | encoded tree node           |
 | STALE_NODES    | stale-since version u64, node key                | empty                       |
+| STATE_HEAD     | state key                                        | version u64, then 0x01      |
+|                |                                                  | value, or 0x00 deleted      |
+| STATE_NAMESPACES | namespace (UTF-8)                              | last version written u64  |
 
-`lp16 x` is `len(x)` as u16 followed by `x`.
+`lp16 x` is `len(x)` as u16 followed by `x`. STATE_HEAD repeats each key's newest STATE_VALUES
+entry so that reads at the head are point reads (docs/storage.md, "Head reads are point
+reads").
 """
 
 from __future__ import annotations
@@ -35,7 +40,11 @@ from typing import Final
 
 from gongshi.storage.errors import InvalidStateKey
 
-SCHEMA_VERSION = 1
+# 2: STATE_HEAD (the latest version of every state key) and STATE_NAMESPACES (the last
+# version that wrote each namespace). A schema 1 database is upgraded on open
+# (`state.fill_state_head_upgrade`).
+SCHEMA_VERSION = 2
+SCHEMA_VERSION_WITHOUT_STATE_HEAD = 1
 
 HEIGHT_SIZE = 8
 INDEX_SIZE = 4
@@ -70,6 +79,8 @@ class KeySpace(IntEnum):
     STATE_CHANGES = 12
     STATE_NODES = 13
     STALE_NODES = 14
+    STATE_HEAD = 15
+    STATE_NAMESPACES = 16
 
     @property
     def column_family(self) -> str:
@@ -145,6 +156,11 @@ def state_key(namespace: str, key: bytes) -> bytes:
     return raw
 
 
+def namespace_of_state_key(raw: bytes) -> bytes:
+    """The UTF-8 namespace of a raw state key checked by `check_raw_state_key`."""
+    return raw[1 : 1 + raw[0]]
+
+
 def split_state_key(raw: bytes) -> tuple[str, bytes]:
     """Inverse of `state_key`; raises InvalidStateKey for bytes it did not produce."""
     check_raw_state_key(raw)
@@ -190,6 +206,19 @@ def decode_state_value(data: bytes) -> bytes | None:
     if not data or data[:1] != _PRESENT:
         raise ValueError("bad state value tag")
     return data[1:]
+
+
+def encode_state_head(version: int, value: bytes | None) -> bytes:
+    """A STATE_HEAD value: the version the key was last written at, then its stored value."""
+    return _HEIGHT.pack(version) + encode_state_value(value)
+
+
+def split_state_head(data: bytes) -> tuple[int, bytes]:
+    """(version, stored value) of a STATE_HEAD value; `decode_state_value` reads the second."""
+    if len(data) <= HEIGHT_SIZE:
+        raise ValueError("state head entry is too short")
+    version: int = _HEIGHT.unpack_from(data)[0]
+    return version, data[HEIGHT_SIZE:]
 
 
 def state_change_key(version: int, raw: bytes) -> bytes:

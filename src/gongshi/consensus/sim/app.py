@@ -1,9 +1,12 @@
 """The simulated application: builds and re-executes blocks deterministically.
 
 A block's payload names its builder, so two engines sharing a key (Twins) build different
-blocks for the same parent and round. The block hash commits to height, parent and payload;
+blocks for the same parent and round; and, once its node has restarted, the builder's
+incarnation, so a restarted leader builds another block for a round than before (as a real
+node's block carries its time). The block hash commits to height, parent and payload;
 validation recomputes it, which is how replicas reject a Byzantine leader's bad block. A
-scenario may ask for one validator-set change, decided by the block built at a given height.
+scenario may ask for validator-set changes (one per epoch), each decided by the block built
+at a given height.
 """
 
 from __future__ import annotations
@@ -20,11 +23,20 @@ PAYLOAD_BYTES_MAX = 4096
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReconfigPlan:
-    """At `height`, the block decides that `public_keys` take over at `activation_height`."""
+    """At `height`, the block decides that `public_keys` take over at `activation_height`;
+    `then` is the next change (decided in the new epoch, at or after the activation)."""
 
     height: int
     activation_height: int
     public_keys: tuple[bytes, ...]
+    then: ReconfigPlan | None = None
+
+    def at(self, height: int) -> ReconfigPlan | None:
+        """The change the block at `height` decides, if any (the chain is at most a few)."""
+        plan: ReconfigPlan | None = self
+        while plan is not None and plan.height != height:
+            plan = plan.then
+        return plan
 
 
 def block_hash_of(height: int, parent_hash: bytes, payload: bytes) -> bytes:
@@ -33,16 +45,25 @@ def block_hash_of(height: int, parent_hash: bytes, payload: bytes) -> bytes:
 
 
 def build_block(
-    height: int, parent_hash: bytes, round_number: int, builder: int, plan: ReconfigPlan | None
+    height: int,
+    parent_hash: bytes,
+    round_number: int,
+    builder: int,
+    plan: ReconfigPlan | None,
+    incarnation: int = 0,
 ) -> tuple[Block, ValidatorSetChange | None]:
     change = None
-    if plan is not None and plan.height == height:
+    decided = plan.at(height) if plan is not None else None
+    if decided is not None:
         change = ValidatorSetChange(
-            public_keys=plan.public_keys, activation_height=plan.activation_height
+            public_keys=decided.public_keys, activation_height=decided.activation_height
         )
     keys = list(change.public_keys) if change is not None else None
     activation = change.activation_height if change is not None else None
-    payload = cbor2.dumps((round_number, builder, keys, activation))
+    fields: tuple[object, ...] = (round_number, builder, keys, activation)
+    if incarnation:  # absent before the first restart: scenarios replay as they always did
+        fields += (incarnation,)
+    payload = cbor2.dumps(fields)
     block = Block(
         height=height,
         parent_hash=parent_hash,
@@ -62,7 +83,7 @@ def validate_block(block: Block) -> tuple[bool, ValidatorSetChange | None]:
         fields = cbor2.loads(block.payload)
     except (cbor2.CBORDecodeError, ValueError, TypeError):
         return False, None
-    if not isinstance(fields, list) or len(fields) != 4:
+    if not isinstance(fields, list) or len(fields) not in (4, 5):
         return False, None
     keys, activation = fields[2], fields[3]
     if keys is None:

@@ -27,6 +27,8 @@ def replay_command(
     nodes: int | None = None,
     byzantine: int | None = None,
     behaviours: tuple[Behaviour, ...] = (),
+    epoch_faults: bool = True,
+    reconfig: bool = False,
 ) -> str:
     """The exact command that replays one scenario."""
     command = f"gongshi sim --runs 1 --seed {seed}"
@@ -36,6 +38,10 @@ def replay_command(
         command += f" --byzantine {byzantine}"
     for behaviour in behaviours:
         command += f" --behaviour {behaviour.value}"
+    if reconfig:
+        command += " --reconfig"
+    if not epoch_faults:
+        command += " --no-epoch-faults"
     return command
 
 
@@ -46,13 +52,20 @@ def run_campaign(
     nodes: int | None = None,
     byzantine: int | None = None,
     behaviours: tuple[Behaviour, ...] = (),
+    epoch_faults: bool = True,
+    reconfig: bool = False,
     on_result: Callable[[SimResult], None] | None = None,
 ) -> CampaignReport:
     failures: list[SimResult] = []
     events = 0
     for scenario_seed in range(seed, seed + runs):
         result = run_scenario(
-            scenario_seed, nodes=nodes, byzantine=byzantine, behaviours=behaviours
+            scenario_seed,
+            nodes=nodes,
+            byzantine=byzantine,
+            behaviours=behaviours,
+            epoch_faults=epoch_faults,
+            reconfig=reconfig,
         )
         events += result.events
         if not result.ok:

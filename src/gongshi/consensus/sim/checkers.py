@@ -14,7 +14,7 @@ from gongshi.consensus.evidence import Evidence, verify_evidence
 from gongshi.consensus.messages import Proposal
 from gongshi.consensus.quorum import verify_commit
 from gongshi.consensus.signing import Verifier
-from gongshi.consensus.types import Phase, ValidatorSet
+from gongshi.consensus.types import Block, Phase, SafetyState, ValidatorSet
 
 
 def voting_rule_problem(epoch: int, proposal: Proposal) -> str | None:
@@ -102,6 +102,39 @@ class Checkers:
             if known_set != commit.next_validators:
                 self.fail("CONS-SAFETY-1", time_ms, node, "validator sets disagree")
 
+    def on_restart(self, node: int, root: Block) -> None:
+        """`node` crashed: it resumes from its durable root, so its commits start again
+        above it (commits the crash lost are made again, checked like the first time)."""
+        if node in self.tips:
+            self.tips[node] = (root.height, root.block_hash)
+
+    def on_persist(
+        self, time_ms: int, node: int, previous: SafetyState | None, state: SafetyState
+    ) -> None:
+        """Called for every safety state an honest node persists: the epoch fence's
+        premise, (epoch, last voted round) never going back, across restarts."""
+        if previous is None:
+            return
+        before = (previous.epoch, previous.last_voted_round)
+        after = (state.epoch, state.last_voted_round)
+        if after < before:
+            self.fail(
+                "CONS-SAFETY-8", time_ms, node, f"safety state {after} persisted over {before}"
+            )
+
+    def on_signature(
+        self, time_ms: int, node: int, epoch: int, persisted: SafetyState | None
+    ) -> None:
+        """Called for every statement an honest node signs: never in an epoch below that of
+        its durable safety state (it may have voted there and forgotten it)."""
+        if persisted is not None and epoch < persisted.epoch:
+            self.fail(
+                "CONS-SAFETY-8",
+                time_ms,
+                node,
+                f"signed in epoch {epoch} with a safety state of epoch {persisted.epoch}",
+            )
+
     def on_vote(
         self, time_ms: int, node: int, key: bytes, epoch: int, round_number: int, block_hash: bytes
     ) -> None:
@@ -111,7 +144,9 @@ class Checkers:
         slot = (key, epoch, round_number)
         first = self.votes.setdefault(slot, block_hash)
         if first != block_hash:
-            self.fail("CONS-SAFETY-3", time_ms, node, f"double vote in round {round_number}")
+            self.fail(
+                "CONS-SAFETY-3", time_ms, node, f"double vote in epoch {epoch} round {round_number}"
+            )
         previous = self.last_vote.get(key, (-1, -1))
         current = (epoch, round_number)
         if current < previous:

@@ -43,8 +43,20 @@ from gongshi.consensus.sim.app import ReconfigPlan, build_block, genesis_block, 
 from gongshi.consensus.sim.checkers import Checkers, Violation
 from gongshi.consensus.sim.keys import KeyRing, MacSigner, secret_for
 from gongshi.consensus.sim.network import SimNetwork
-from gongshi.consensus.sim.node import Durable, RecordingSigner, SimNode, decode_vote_statement
-from gongshi.consensus.sim.options import Behaviour, SimOptions, draw_options
+from gongshi.consensus.sim.node import (
+    Durable,
+    RecordingSigner,
+    SimNode,
+    decode_vote_statement,
+    statement_epoch,
+)
+from gongshi.consensus.sim.options import (
+    Behaviour,
+    Boundary,
+    BoundaryCrash,
+    SimOptions,
+    draw_options,
+)
 from gongshi.consensus.types import ValidatorSet
 
 logger = logging.getLogger(__name__)
@@ -118,6 +130,7 @@ class Cluster:
         self.liveness_start: dict[int, int] | None = None
         self.events = 0
         self.signed_votes: list[tuple[int, int, bytes]] = []
+        self.boundary_crashes = list(options.boundary_crashes)  # those not struck yet
 
     def _mac_factory(self, ring: KeyRing) -> KeyFactory:
         seed = self.options.seed
@@ -161,15 +174,16 @@ class Cluster:
         return nodes
 
     def _reconfig_plan(self) -> ReconfigPlan | None:
-        reconfig = self.options.reconfig
-        if reconfig is None:
-            return None
-        keys = tuple(self.nodes[node_id].public_key for node_id in reconfig.validators)
-        return ReconfigPlan(
-            height=reconfig.height,
-            activation_height=reconfig.activation_height,
-            public_keys=keys,
-        )
+        plan = None
+        for reconfig in reversed(self.options.reconfigs):
+            keys = tuple(self.nodes[node_id].public_key for node_id in reconfig.validators)
+            plan = ReconfigPlan(
+                height=reconfig.height,
+                activation_height=reconfig.activation_height,
+                public_keys=keys,
+                then=plan,
+            )
+        return plan
 
     # ----------------------------------------------------------------------------- loop
 
@@ -232,6 +246,7 @@ class Cluster:
             self._stabilise()
             return
         node = self.nodes[node_id]
+        node.durable.flush(self.now_ms)  # the ledger writes due by now are done
         if kind == RESTART:
             if node.engine is None:
                 self.trace.update(b"R%d@%d" % (node_id, self.now_ms))
@@ -270,6 +285,8 @@ class Cluster:
         self.signed_votes.clear()
         actions = engine.step(event)
         budget = node.crash_budget
+        if budget is None:
+            budget = self._boundary_crash(node, actions)
         if budget is not None:
             actions = actions[:budget]
         for action in actions:
@@ -278,6 +295,24 @@ class Cluster:
         if budget is not None:
             self.trace.update(b"C%d@%d" % (node.node_id, self.now_ms))
             node.crash(self.now_ms)
+            self.checkers.on_restart(node.node_id, node.durable.root.block)
+
+    def _boundary_crash(self, node: SimNode, actions: list[act.Action]) -> int | None:
+        """The actions to carry out before a boundary crash this step triggers, if any (and
+        its restart scheduled); safety phase only."""
+        if self.liveness_start is not None:
+            return None
+        for crash in self.boundary_crashes:
+            if crash.node != node.node_id:
+                continue
+            position = next(
+                (i for i, action in enumerate(actions) if _triggers(crash, action)), None
+            )
+            if position is not None:
+                self.boundary_crashes.remove(crash)
+                self._push(self.now_ms + crash.down_ms, RESTART, node.node_id, None)
+                return position + crash.actions_kept
+        return None
 
     def _release_votes(self, node: SimNode) -> None:
         """Votes signed in this step count as cast once their persist is durable (a crash
@@ -308,6 +343,10 @@ class Cluster:
             timer = TimerFired(epoch=action.epoch, round=action.round)
             self._push(self.now_ms + action.delay_ms, TIMER, node.node_id, timer)
         elif isinstance(action, act.PersistSafetyState):
+            if node.honest:
+                self.checkers.on_persist(
+                    self.now_ms, node.node_id, node.durable.safety, action.state
+                )
             node.durable.safety = action.state
         elif isinstance(action, act.ValidateBlock):
             valid, change = validate_block(action.block)
@@ -315,7 +354,12 @@ class Cluster:
             self._push(self._app_time(), APP, node.node_id, answer)
         elif isinstance(action, act.BuildProposal):
             block, change = build_block(
-                action.height, action.parent_hash, action.round, node.node_id, self.plan
+                action.height,
+                action.parent_hash,
+                action.round,
+                node.node_id,
+                self.plan,
+                node.incarnation,
             )
             built = ProposalBuilt(
                 epoch=action.epoch, round=action.round, block=block, change=change
@@ -331,7 +375,10 @@ class Cluster:
 
     def _commit(self, node: SimNode, commit: act.Commit) -> None:
         _, change = validate_block(commit.block)
-        node.durable.record_commit(commit, change)
+        lag_ms = self.options.commit_lag_ms
+        node.durable.stage(self.now_ms + lag_ms, commit, change)
+        if not lag_ms or (commit.next_validators is not None and self.options.epoch_barrier):
+            node.durable.flush()  # with the barrier, the epoch's last block is durable at once
         node.tip_height = commit.block.height
         self.trace.update(
             b"K%d:%d:" % (node.node_id, commit.block.height) + commit.block.block_hash
@@ -340,6 +387,11 @@ class Cluster:
             self.checkers.on_commit(self.now_ms, node.node_id, commit)
 
     def _on_sign(self, node_id: int, message: bytes) -> None:
+        node = self.nodes[node_id]
+        if node.honest:
+            persisted = node.durable.safety
+            epoch = statement_epoch(message)
+            self.checkers.on_signature(self.now_ms, node_id, epoch, persisted)
         statement = decode_vote_statement(message)
         if statement is not None:
             self.signed_votes.append(statement)
@@ -455,12 +507,24 @@ class Cluster:
         self._transmit(node, [(vote, self.by_key.get(leader, []))])
 
 
+def _triggers(crash: BoundaryCrash, action: act.Action) -> bool:
+    if crash.boundary == Boundary.EPOCH_END:
+        return (
+            isinstance(action, act.Commit)
+            and action.next_validators is not None
+            and action.next_validators.epoch == crash.epoch
+        )
+    return isinstance(action, act.PersistSafetyState) and action.state.epoch == crash.epoch
+
+
 def run_scenario(
     seed: int,
     *,
     nodes: int | None = None,
     byzantine: int | None = None,
     behaviours: tuple[Behaviour, ...] = (),
+    epoch_faults: bool = True,
+    reconfig: bool = False,
     options: SimOptions | None = None,
     key_factory: KeyFactory | None = None,
     verifier: Verifier | None = None,
@@ -468,6 +532,14 @@ def run_scenario(
     """Run one seeded scenario; options are drawn from the same PRNG unless given."""
     rng = random.Random(seed)
     if options is None:
-        options = draw_options(rng, seed, nodes=nodes, byzantine=byzantine, behaviours=behaviours)
+        options = draw_options(
+            rng,
+            seed,
+            nodes=nodes,
+            byzantine=byzantine,
+            behaviours=behaviours,
+            epoch_faults=epoch_faults,
+            reconfig=reconfig,
+        )
     cluster = Cluster(options, rng, key_factory=key_factory, verifier=verifier)
     return cluster.run()

@@ -9,7 +9,7 @@ engine object, its tree, collected votes and timers are lost.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cbor2
 
@@ -50,15 +50,39 @@ def decode_vote_statement(message: bytes) -> tuple[int, int, bytes] | None:
     return fields[2], fields[4], fields[5]
 
 
+def statement_epoch(message: bytes) -> int:
+    """The epoch every signed statement names (third field: `signing.py`)."""
+    epoch = cbor2.loads(message)[2]
+    assert isinstance(epoch, int)
+    return epoch
+
+
 @dataclass(slots=True)
 class Durable:
-    """What survives a crash: the last persisted safety state and the committed root."""
+    """What survives a crash: the last persisted safety state and the committed root.
+
+    Commits may become durable late (`stage`, then `flush`), as a real node's ledger writes
+    run behind consensus; a crash loses the staged ones (`lose_staged`)."""
 
     safety: SafetyState | None
     root: CommittedRoot
+    # (durable at ms, commit, change), in commit order.
+    staged: list[tuple[int, Commit, ValidatorSetChange | None]] = field(default_factory=list)
 
     def record_commit(self, commit: Commit, change: ValidatorSetChange | None) -> None:
         self.root = root_after_commit(self.root, commit, change)
+
+    def stage(self, due_ms: int, commit: Commit, change: ValidatorSetChange | None) -> None:
+        self.staged.append((due_ms, commit, change))
+
+    def flush(self, now_ms: int | None = None) -> None:
+        """Make the staged commits due by `now_ms` durable (all of them if None), in order."""
+        while self.staged and (now_ms is None or self.staged[0][0] <= now_ms):
+            _, commit, change = self.staged.pop(0)
+            self.record_commit(commit, change)
+
+    def lose_staged(self) -> None:
+        self.staged.clear()
 
 
 @dataclass(slots=True)
@@ -75,6 +99,11 @@ class SimNode:
     down_since_ms: int | None = None
     # The fork proposal a `fork` leader sent in place of its engine's; its own vote follows it.
     forged_proposal: Proposal | None = None
+    boots: int = 0  # engines started so far; the application puts restarts in its blocks
+
+    @property
+    def incarnation(self) -> int:
+        return max(self.boots - 1, 0)
 
     @property
     def public_key(self) -> bytes:
@@ -89,9 +118,12 @@ class SimNode:
             self.config, self.signer, self.verifier, self.durable.root, self.durable.safety
         )
         self.down_since_ms = None
+        self.boots += 1
         return self.engine
 
     def crash(self, now_ms: int) -> None:
         self.engine = None
         self.crash_budget = None
         self.down_since_ms = now_ms
+        self.durable.lose_staged()
+        self.tip_height = self.durable.root.block.height
