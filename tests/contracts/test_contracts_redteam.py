@@ -365,12 +365,24 @@ CORPUS: list[tuple[str, str, Deploy | Run | Returns, bool]] = [
         Run(ContractRuntimeError, "\\ud800"),
         True,
     ),
+    (
+        "surrogate-dict-key-returned",
+        main("return {'\\ud800': 1}"),
+        Run(InvalidContractValue, "map key is not valid Unicode"),
+        True,
+    ),
     # --- language bug found on the way (new, not a security issue) --------------------------
     (
         "isinstance-tuple-of-types",
         main("return [isinstance(a, (int, str)), isinstance(a, (list, Decimal))]"),
         Returns([True, False]),
         True,
+    ),
+    (
+        "sum-of-an-iterator",  # a regression the Decimal charge of `sum` must not bring
+        main("xs = [1, 2, 3]\nreturn [sum(reversed(xs)), sum(range(4)), sum(xs, Decimal(1))]"),
+        Returns([6, 6, "7"]),
+        False,
     ),
     # --- escapes through runtime objects (known, stopped) ------------------------------------
     (
@@ -696,6 +708,21 @@ def test_the_deepest_contract_fits_in_a_fixed_number_of_python_frames() -> None:
         sys.setrecursionlimit(limit)
 
 
+def test_an_invocation_makes_room_on_a_caller_stack_that_is_too_deep() -> None:
+    """Whatever the caller's stack, the runtime's own frame bound strikes first: an outermost
+    invocation raises the interpreter's recursion limit when too little of it is free."""
+    chain = MemoryChain()
+    chain.deploy("c", WORST_FRAMES)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(_depth() + 60)
+    try:
+        assert chain.invoke("c", "main", {"n": 61}, meter=GasMeter(10**8)) == 1
+        with pytest.raises(LimitExceeded, match="nested contract function calls"):
+            chain.invoke("c", "main", {"n": 70}, meter=GasMeter(10**8))
+    finally:
+        sys.setrecursionlimit(limit)
+
+
 def test_a_stored_dict_cannot_bring_colliding_keys_back() -> None:
     """Defence in depth: a stored dict (written by a runtime without the key check, or by
     corruption) is rebuilt with its keys checked: the read fails instead of degrading."""
@@ -710,3 +737,65 @@ def test_a_stored_dict_cannot_bring_colliding_keys_back() -> None:
         decode_stored(encode_value(tuple(flat)))
     fine = decode_stored(encode_value((2, 1, "a", 2, "b")))
     assert fine == {1: "a", 2: "b"}
+
+
+SEED_SCRIPT = textwrap.dedent(
+    '''
+    import hashlib
+    from gongshi.contracts.testing import MemoryChain
+    from gongshi.execution.gas import GasMeter
+
+    SOURCE = """
+    from gongshi.contract import Decimal, export
+
+    @export
+    def main(n, collide):
+        d = {}
+        for i in range(n):
+            d[("k" + str(i), i)] = Decimal(i) / 7
+            d[Decimal(i) / 3] = (i, "v")
+        e = {key: value for key, value in d.items()}
+        e.update(d)
+        pairs = sorted([key for key in d.keys() if isinstance(key, tuple)])
+        same = d.items() == e.items() and pairs[-1] in e.keys()
+        for i in range(collide):
+            d[i * (2 ** 61 - 1)] = i
+        return [len(d), same, str(max([v for v in e.values() if isinstance(v, Decimal)]))]
+    """
+
+    chain = MemoryChain()
+    chain.deploy("c", SOURCE)
+    digest = hashlib.sha256()
+    for n, collide in ((50, 0), (200, 3), (20, 40)):
+        meter = GasMeter(50_000_000)
+        try:
+            outcome = ["ok", chain.invoke("c", "main", {"n": n, "collide": collide}, meter=meter)]
+        except Exception as error:
+            outcome = ["error", type(error).__name__, str(error)]
+        digest.update(repr((outcome, meter.used)).encode())
+        print(outcome[0], end=" ")
+    print(digest.hexdigest())
+    '''
+)
+
+
+def test_probes_and_views_give_the_same_gas_under_any_hash_seed() -> None:
+    """Key probes hash `str`-holding tuples with the per-process seed: the count, the gas and
+    the results must still be the same on every node."""
+    import os
+    import subprocess
+
+    outputs = []
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=os.pathsep.join(sys.path))
+        done = subprocess.run(
+            [sys.executable, "-c", SEED_SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout.strip())
+    assert outputs[0] == outputs[1]
+    assert outputs[0].startswith("ok ok error ")  # the third call collides and is refused

@@ -253,3 +253,15 @@ def test_execution_is_deterministic(plan: list[tuple[str, int, int, str]]) -> No
     assert outputs[0] == outputs[1]
     receipts, _, _ = outputs[0]
     assert len(receipts) == len(plan)
+
+
+@given(st.text(max_size=40) | st.just("\udfff bad \ud800"))
+def test_receipt_error_text_always_encodes(message: str) -> None:
+    """Whatever text an error quotes (a contract's, lone surrogates included), the receipt's
+    message encodes to UTF-8 and keeps the code, so no block fails to execute over it."""
+    from gongshi.execution.errors import CallFailed
+    from gongshi.execution.executor import _message
+
+    text = _message(CallFailed(message))
+    assert text.startswith(f"[{CallFailed.code}] ")
+    assert len(text.encode("utf-8")) <= 4096

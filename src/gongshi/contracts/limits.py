@@ -41,6 +41,9 @@ FRAMES_MAX = 64  # nested contract function frames, counted across cross-contrac
 # far below the interpreter's recursion limit whatever the caller's stack (a RecursionError
 # would depend on it, and nodes would disagree).
 SCOPES_NESTED_MAX = 3
+# Python frames the deepest possible invocation needs (measured on CPython 3.11: about 655),
+# with a margin: an outermost invocation makes sure this much of the recursion limit is free.
+PYTHON_FRAMES_NEEDED = 1000
 
 # --- gas --------------------------------------------------------------------------------------
 GAS_STATEMENT = 20  # each statement, charged at the start of its straight-line segment
@@ -57,7 +60,7 @@ GAS_SORT_ITEM = 8  # per item * log2(items) of a sort
 GAS_NESTED = 150
 # Per dict key whose hash is public (a tuple, a Decimal, an int past 61 bits), checked for
 # collisions before it is inserted (`keys.check_new_key`).
-GAS_KEY_PROBE = 40
+GAS_KEY_PROBE = 120
 # Per value (container or scalar) of a `call` argument, event field or return value other
 # than a plain scalar: converted to CBOR, checked by the host, rebuilt by the callee.
 GAS_BOUNDARY_VALUE = 40

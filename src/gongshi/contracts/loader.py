@@ -8,6 +8,7 @@ objects), so one `LoadedContract` can serve nested and concurrent calls.
 from __future__ import annotations
 
 import ast
+import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ from gongshi.contracts.faults import ContractFault, FramesFault, LimitFault
 from gongshi.contracts.fixedpoint import Decimal
 from gongshi.contracts.host import Context, ContractHost
 from gongshi.contracts.instrument import PREFIX, instrument_function
-from gongshi.contracts.machine import Machine, ReadOnlyFault, result_value
+from gongshi.contracts.limits import PYTHON_FRAMES_NEEDED
+from gongshi.contracts.machine import OPEN_FRAMES, Machine, ReadOnlyFault, result_value
 from gongshi.contracts.storage import Map, Value
 from gongshi.contracts.values import from_cbor
 from gongshi.errors import GongshiError, InvariantViolation
@@ -91,20 +93,41 @@ class LoadedContract:
             raise ReadOnlyCall(f"{method} changes state; it cannot run read-only")
         plan = self.program.plans[method]
         arguments = _arguments(plan.entry, args)
+        if OPEN_FRAMES.get() == 0:
+            _ensure_stack_headroom()
         machine = Machine(host, writable=not (host.read_only or spec.read_only))
         entry = _bind(plan, machine)[method]
         try:
-            result = entry(**arguments)
+            # The return value's conversion too: no raw Python error may leave the runtime.
+            return result_value(entry(**arguments), host.meter.charge)
         except GongshiError:
             raise
         except InvariantViolation:
             raise
         except ContractFault as fault:
             raise _public(fault, _contract_line(fault.__traceback__)) from None
+        except RecursionError as error:
+            # Where it strikes depends on the caller's stack, not on the contract: turning it
+            # into a receipt could make nodes disagree, so it stops this node instead.
+            raise InvariantViolation(
+                "contract invocation hit the interpreter's recursion limit"
+            ) from error
         except Exception as error:  # any Python error of contract code becomes a receipt error
             line = _contract_line(error.__traceback__)
             raise ContractRuntimeError(f"line {line}: {type(error).__name__}") from None
-        return result_value(result, host.meter.charge)
+
+
+def _ensure_stack_headroom() -> None:
+    """Raise the interpreter's recursion limit if the caller's stack leaves fewer than
+    PYTHON_FRAMES_NEEDED frames free, so the runtime's own bounds always strike first."""
+    depth = 0
+    frame = sys._getframe()
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    needed = depth + PYTHON_FRAMES_NEEDED
+    if sys.getrecursionlimit() < needed:
+        sys.setrecursionlimit(needed)
 
 
 def _bind(plan: _Plan, machine: Machine) -> dict[str, Any]:

@@ -218,7 +218,10 @@ def _message(error: GongshiError) -> str:
     else:
         message = str(error)
     text = f"[{error.code}] {message}"
-    encoded = text.encode("utf-8")
+    # A message may quote text a contract made, lone surrogates included: escape rather than
+    # let an encoding error stop the block's execution on every node.
+    encoded = text.encode("utf-8", errors="backslashreplace")
+    text = encoded.decode("utf-8")
     if len(encoded) <= ERROR_MESSAGE_BYTES_MAX:
         return text
     return encoded[: ERROR_MESSAGE_BYTES_MAX - 3].decode("utf-8", errors="ignore") + "..."
