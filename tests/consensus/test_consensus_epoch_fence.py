@@ -90,7 +90,7 @@ def boundary_crash(seed: int, *, barrier: bool = False) -> SimOptions:
 
 def run_recording_fenced_boots(
     options: SimOptions, monkeypatch: pytest.MonkeyPatch
-) -> tuple[SimResult, list[tuple[SafetyState, int, set[int]]]]:
+) -> tuple[Cluster, SimResult, list[tuple[SafetyState, int, set[int]]]]:
     """Run `options`; for each engine booted behind a fence: the fence, the root's epoch and
     the heights of the finality certificates it held at once."""
     fenced: list[tuple[SafetyState, int, set[int]]] = []
@@ -104,8 +104,8 @@ def run_recording_fenced_boots(
         return engine
 
     monkeypatch.setattr(SimNode, "boot", recording_boot)
-    result = Cluster(options, random.Random(options.seed)).run()
-    return result, fenced
+    cluster = Cluster(options, random.Random(options.seed))
+    return cluster, cluster.run(), fenced
 
 
 # --- the engine alone ---------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_safety_state_of_the_roots_epoch_or_older_is_not_a_fence() -> None:
 def test_crash_at_the_first_vote_of_an_epoch_restarts_fenced_and_resumes(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result, fenced = run_recording_fenced_boots(boundary_crash(seed), monkeypatch)
+    cluster, result, fenced = run_recording_fenced_boots(boundary_crash(seed), monkeypatch)
     assert result.ok, result.violations
     # The crash lost the commit of epoch 0's last block (height 4) but not the vote of
     # epoch 1: the engine came back fenced, holding that block's finality certificate
@@ -179,6 +179,13 @@ def test_crash_at_the_first_vote_of_an_epoch_restarts_fenced_and_resumes(
     assert [(state.epoch, epoch) for state, epoch, _ in fenced] == [(1, 0)]
     assert 4 in fenced[0][2]
     assert min(result.heights) > 10  # and everyone went on, the crashed node included
+    crashed = cluster.nodes[3]
+    engine = crashed.engine
+    assert engine is not None and engine.fence is None and engine.epoch == 1
+    assert engine.my_index is not None  # a validator of epoch 1 again
+    persisted = crashed.durable.safety
+    assert persisted is not None and persisted.epoch == 1
+    assert persisted.last_voted_round > fenced[0][0].last_voted_round  # voted on from there
 
 
 @pytest.mark.usefixtures("no_fence", "double_votes_only")

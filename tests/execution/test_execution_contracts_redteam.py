@@ -110,6 +110,14 @@ ATTACKER = HEADER + textwrap.dedent(
     @export
     def surrogate_event_name():
         emit("\\ud800", x=1)
+
+    @export
+    def surrogate_key():
+        return {"\\ud800": 1}
+
+    @export
+    def surrogate_nested_event():
+        emit("E", x={"\\udc00": [1]})
     """
 )
 
@@ -163,12 +171,16 @@ def code_of(receipt: Any) -> int:
         "surrogate_event",
         "surrogate_store",
         "surrogate_event_name",
+        "surrogate_key",  # NEW: crashed execute_block (UnicodeEncodeError sorting the keys)
+        "surrogate_nested_event",
     ],
 )
 def test_lone_surrogates_fail_the_call_not_the_block(chain: ContractChain, method: str) -> None:
     """A str literal may hold a lone surrogate ("\\ud800"), which UTF-8 cannot encode. New
     finding: `require(False, "\\udfff")` put it in the receipt's error and the executor raised
-    UnicodeEncodeError on the whole block, so no node could execute it (a chain halt)."""
+    UnicodeEncodeError on the whole block, so no node could execute it (a chain halt); so did
+    returning `{"\\ud800": 1}` (the runtime sorted the keys by their UTF-8 outside its
+    error handling)."""
     receipt = call(chain, "attacker", method)
     assert receipt.status is ReceiptStatus.FAILED, receipt.error
     assert receipt.error is not None

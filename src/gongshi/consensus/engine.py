@@ -127,6 +127,8 @@ class Engine:
         # epoch were not. Until the engine is back in that epoch it signs nothing, and there
         # it resumes from the state instead of a fresh one.
         self.fence = safety if safety is not None and safety.epoch > root.epoch else None
+        # (epoch, last voted round) of the last state persisted: each persist is at least it.
+        self._persisted_floor = (-1, -1) if safety is None else _floor_of(safety)
         self._install_epoch(root.epoch, root.validators, root.epoch_root_hash)
         root_node = BlockNode(root.block, root.round, None, None)
         root_node.pending_change = root.pending_change
@@ -185,7 +187,10 @@ class Engine:
     def _persist_safety(self) -> None:
         """Emit the persist that must be durable before the vote or timeout that follows."""
         assert self.fence is None, "a fenced engine signs nothing"
-        self._actions.append(act.PersistSafetyState(state=self.safety_state()))
+        state = self.safety_state()
+        assert _floor_of(state) >= self._persisted_floor, "the safety state went back"
+        self._persisted_floor = _floor_of(state)
+        self._actions.append(act.PersistSafetyState(state=state))
 
     def _resume(self, safety: SafetyState) -> None:
         """Take over the persisted state of the current epoch (restart, or end of a fence)."""
@@ -1011,3 +1016,7 @@ class Engine:
             return  # another epoch's, or forged
         self._record_commit(certificate, None)
         self._try_commit()
+
+
+def _floor_of(state: SafetyState) -> tuple[int, int]:
+    return state.epoch, state.last_voted_round

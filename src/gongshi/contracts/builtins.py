@@ -196,10 +196,10 @@ class Builtins(Allocator):
     def sum_(self, value: Any, start: Any = 0) -> Any:
         if not (isinstance(start, int) or type(start) is Decimal):
             raise ContractFault("TypeError", "sum() start must be an int or a Decimal")
-        length = self._consume(value, "sum")
-        if type(start) is Decimal or Decimal in set(map(type, value)):
-            self.charge(GAS_BUILTIN * length, _REASON)  # a Decimal addition per item
-        result = sum(value, start)
+        items: list[Any] = self._materialize(value, "sum")  # an iterator is read once, here
+        if type(start) is Decimal or Decimal in set(map(type, items)):
+            self.charge(GAS_BUILTIN * len(items), _REASON)  # a Decimal addition per item
+        result = sum(items, start)
         return check_int(result) if isinstance(result, int) else result
 
     def any_(self, value: Any) -> bool:

@@ -150,7 +150,7 @@ class Machine(Operators, Builtins):
         """A dict display or comprehension with computed keys: tuple keys are charged as in
         `getitem`, and keys that could share a hash are checked (`keys.py`)."""
         check_length(dict, len(pairs))
-        gas = sum(size_gas(key) for key, _ in pairs if type(key) is tuple)
+        gas = items_gas(len(pairs)) + sum(size_gas(key) for key, _ in pairs if type(key) is tuple)
         if gas:
             self.charge(gas, _CODE)
         result, probes = build_dict(pairs)

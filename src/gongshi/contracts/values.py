@@ -92,6 +92,11 @@ def _to_cbor(value: Any, where: str, depth: int, budget: list[int]) -> CborValue
         for key, item in value.items():
             if type(key) is not str:
                 raise InvalidContractValue(f"{where}: map key of type {type_name(key)}")
+            if not key.isascii():
+                try:
+                    key.encode("utf-8")
+                except UnicodeEncodeError:  # a lone surrogate: no CBOR text can hold it
+                    raise InvalidContractValue(f"{where}: map key is not valid Unicode") from None
             budget[0] -= len(key)
             entries[key] = _to_cbor(item, where, depth + 1, budget)
         return frozendict(dict(sorted(entries.items(), key=lambda pair: _key_order(pair[0]))))

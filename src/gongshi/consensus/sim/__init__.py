@@ -2,6 +2,6 @@
 
 One `random.Random(seed)` draws the scenario's options and then every delay, loss, crash and
 Byzantine choice, so `(seed, options, commit)` replays a run exactly (the later Byzantine
-behaviours are assigned by a second PRNG derived from the seed: `options.FIRST_BEHAVIOURS`).
+behaviours and the epoch faults come from PRNGs derived from the seed: `options.py`).
 See `cluster.py`; Byzantine behaviours: `adversary.py`.
 """

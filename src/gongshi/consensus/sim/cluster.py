@@ -7,6 +7,11 @@ sequence number), so a seed replays exactly; `trace_hash` fingerprints the whole
 Two phases, as in TigerBeetle's VOPR: a safety phase with every fault on, then a liveness
 phase in which the network heals, crashed nodes restart and the honest nodes must commit
 `liveness_blocks` more blocks within `liveness_ms`. Checkers run after every step.
+
+Crashes strike at a time drawn in the options or at an epoch boundary (`BoundaryCrash`: in
+the step committing an epoch's last block, or the first persisting a state of the next);
+the shell makes commits durable at once or late, with or without the node driver's barrier
+at an epoch's end (`SimOptions.commit_lag_ms`, `epoch_barrier`).
 """
 
 from __future__ import annotations

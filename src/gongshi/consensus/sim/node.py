@@ -2,8 +2,9 @@
 (what a Byzantine node sends instead: `adversary.py`).
 
 Durable state is exactly what a real node keeps across a crash: the last persisted safety
-state and the committed chain (blocks are committed atomically with their certificate). The
-engine object, its tree, collected votes and timers are lost.
+state and the committed chain (blocks are committed atomically with their certificate, at
+once or, with `SimOptions.commit_lag_ms`, some time after the engine's `Commit`). The engine
+object, its tree, collected votes, timers and commits not yet durable are lost.
 """
 
 from __future__ import annotations
