@@ -22,7 +22,12 @@ from gongshi.execution.executor import (
 )
 from gongshi.execution.gas import DEFAULT_GAS_SCHEDULE, GasMeter, GasSchedule
 from gongshi.execution.genesis import genesis_members, genesis_state_writes
-from gongshi.execution.identities import IdentityReader, MemberDirectory, StateIdentityReader
+from gongshi.execution.identities import (
+    CachedIdentityReader,
+    IdentityReader,
+    MemberDirectory,
+    StateIdentityReader,
+)
 from gongshi.execution.identity_records import MemberIdentity
 from gongshi.execution.parallel import (
     ParallelMap,
@@ -50,6 +55,7 @@ __all__ = [
     "BlockContext",
     "BlockLimits",
     "BlockResult",
+    "CachedIdentityReader",
     "ContractRegistry",
     "ExecutionEnvironment",
     "GasMeter",
