@@ -1,9 +1,17 @@
 """The machine-readable API description: an OpenRPC 1.2 document made from the route table,
-served by `rpc_discover` and at GET /openrpc.json."""
+served by `rpc_discover` and at GET /openrpc.json.
+
+Each method carries the specification extension `x-gongshi-access`: the access level its
+route declares (`public`, `submit`, `member`, `full`; docs/api.md, "Access control"), what a
+node with `[api] access = "members"` asks of the caller. A method whose result is partly
+withheld below the full level also says so in `x-gongshi-redacted`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
 
 from gongshi import __version__
 from gongshi.api.errors import (
@@ -15,7 +23,14 @@ from gongshi.api.errors import (
 )
 from gongshi.api.routes import ROUTES, Mode, Route
 
-OPENRPC_VERSION = "1.2.6"
+OPENRPC_VERSION: Final = "1.2.6"
+ACCESS_FIELD: Final = "x-gongshi-access"
+REDACTED_FIELD: Final = "x-gongshi-redacted"
+# What a route's `redact` withholds below the full level, by method.
+REDACTED_DEFAULT = "part of the result, for callers below the full level"
+REDACTED: Final[Mapping[str, str]] = MappingProxyType(
+    {"tx_get": "a pending transaction's content, except for its sender and full readers"}
+)
 
 
 def _method(route: Route) -> dict[str, Any]:
@@ -33,7 +48,10 @@ def _method(route: Route) -> dict[str, Any]:
             for param in route.params
         ],
         "result": {"name": "result", "description": route.result, "schema": {}},
+        ACCESS_FIELD: route.access.value,
     }
+    if route.redact is not None:
+        method[REDACTED_FIELD] = REDACTED.get(route.name, REDACTED_DEFAULT)
     if route.mode is Mode.SUBSCRIPTION:
         method["tags"] = [{"name": "websocket"}]
     return method
@@ -50,7 +68,10 @@ def openrpc_document() -> dict[str, Any]:
                 "Errors: the standard JSON-RPC codes for protocol errors; any other error "
                 "has the Gongshi error code as its JSON-RPC code and data {name, code}. "
                 "Subscriptions send notifications {method: 'subscription', params: "
-                "{subscription, result}}. See docs/api.md."
+                "{subscription, result}}. Access: with the node's [api] access = members, "
+                "each method's x-gongshi-access says who may call it: public and submit "
+                "need nothing; member needs a registered member's signed X-Gongshi-Auth "
+                "header; full, the roles admin, observer or regulator. See docs/api.md."
             ),
         },
         "servers": [{"name": "http", "url": "/"}, {"name": "websocket", "url": "/ws"}],

@@ -1,5 +1,6 @@
 """`ApiServer`: JSON-RPC 2.0 over HTTP POST `/` and WebSocket `/ws` (starlette + uvicorn),
-the OpenRPC document at GET `/openrpc.json`, and an optional `/metrics` mount.
+the OpenRPC document at GET `/openrpc.json`, and an optional `/metrics` mount (with access =
+members the mount answers 404: metrics are served on the node's own metrics address).
 
     server = ApiServer(service, hub, host="127.0.0.1", port=26601, limits=ApiLimits())
     await server.start()        # in the caller's event loop; `server.port` is the bound port
@@ -23,9 +24,9 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from gongshi.api.access import AUTH_HEADER, Authenticator, Caller, Principal
@@ -65,6 +66,10 @@ ACCESS_STATUS = {
 # Contracts whose calls can change a member's standing (registration, role, revocation).
 STANDING_CONTRACTS = frozenset({IDENTITY_NAMESPACE, GOVERNANCE_NAMESPACE})
 AUTH_CHALLENGE = {"WWW-Authenticate": f'{AUTH_HEADER} realm="gongshi"'}
+METRICS_WITHHELD = (
+    'metrics are not served on the API address with [api] access = "members"; '
+    "scrape the node's [metrics] address\n"
+)
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -110,6 +115,12 @@ def _access_status(response: Any) -> int:
 
 def _status_response(document: Any, status_code: int) -> Response:
     return _json(document, status_code, AUTH_CHALLENGE if status_code == 401 else None)
+
+
+async def _metrics_withheld(scope: Scope, receive: Receive, send: Send) -> None:
+    """`/metrics` on the API address of a members-only node: 404, saying where they are."""
+    response = PlainTextResponse(METRICS_WITHHELD, status_code=404)
+    await response(scope, receive, send)
 
 
 class ApiServer:
@@ -161,7 +172,11 @@ class ApiServer:
             WebSocketRoute("/ws", self._websocket),
         ]
         if self._metrics_app is not None:
-            routes.append(Mount("/metrics", app=self._metrics_app))
+            # With access = members the API address is open to other organisations, and
+            # metrics are the operator's (like node_status), not chain data; a scraper
+            # cannot sign a header that expires, so they stay on the [metrics] address.
+            metrics = self._metrics_app if self._authenticator is None else _metrics_withheld
+            routes.append(Mount("/metrics", app=metrics))
         return Starlette(routes=routes)
 
     # --- life cycle ------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The node's side of the API boundary: start the JSON-RPC server, publish commits to it.
 
 The node builds `gongshi.api`'s `ChainService` (over its ledger and mempool), `CommitHub`
-and `ApiServer` (in the node's loop, with the node's Prometheus registry mounted at
-`/metrics`).
+and `ApiServer` (in the node's loop; the node's Prometheus registry is mounted at `/metrics`
+when the API is open, and refused there when it serves members only).
 """
 
 from __future__ import annotations
