@@ -1,7 +1,8 @@
 """Data types of the consensus protocol: blocks as the engine sees them, validator sets,
 certificates and the safety state.
 
-Everything here is an immutable value; the engine's mutable state lives in `engine.py`.
+Everything here is an immutable value; the engine's mutable state is declared in
+`engine_state.py`.
 """
 
 from __future__ import annotations
