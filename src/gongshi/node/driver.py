@@ -218,9 +218,9 @@ class Driver:
         elif isinstance(action, Commit):
             durable = self._application.commit(action)
             if action.next_validators is not None and durable is not None:
-                # The epoch's last block must be durable before this node votes in the next
-                # epoch: a restart then resumes in that epoch with its safety state (votes of
-                # an epoch the ledger has not reached would be forgotten and could repeat).
+                # The epoch's last block is made durable before this node votes in the next
+                # epoch, so a restart resumes in the epoch of its safety state instead of
+                # fenced behind it (CONS-SAFETY-8 keeps it safe either way: this is liveness).
                 await asyncio.wait([asyncio.ensure_future(durable)])
         else:
             self._application.record_evidence(action)
