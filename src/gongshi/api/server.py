@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -31,6 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from gongshi.api.access import AUTH_HEADER, Authenticator, Caller, Principal
 from gongshi.api.dispatch import Dispatcher, error_response
+from gongshi.api.embedded import EmbeddedServer, ServerNotStarted
 from gongshi.api.errors import (
     AccessDenied,
     ApiUnavailable,
@@ -51,7 +51,6 @@ from gongshi.execution.identity_records import NAMESPACE as IDENTITY_NAMESPACE
 logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
-STARTUP_TIMEOUT_S = 10.0
 SHUTDOWN_TIMEOUT_S = 5
 WS_CLOSE_POLICY = 1008  # a subscriber too slow for its queue
 WS_CLOSE_GOING_AWAY = 1001
@@ -70,32 +69,6 @@ METRICS_WITHHELD = (
     'metrics are not served on the API address with [api] access = "members"; '
     "scrape the node's [metrics] address\n"
 )
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the embedding process decides about signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket. Its protocol is set explicitly: asyncio enables TCP_NODELAY
-    only on sockets whose `proto` is IPPROTO_TCP, and `socket.create_server` leaves it 0,
-    which costs every response a delayed-ACK wait (~40 ms)."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-    )[0]
-    listener = socket.socket(family, kind, proto)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(address)
-        listener.listen(BACKLOG)
-    except OSError:
-        listener.close()
-        raise
-    return listener
 
 
 def _json(document: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -146,9 +119,7 @@ class ApiServer:
         self._openrpc = openrpc_document()
         self._dispatcher = Dispatcher(service, hub, self._limits, lambda: self._openrpc, fatal)
         self._metrics_app = metrics_app
-        self._server: _EmbeddedServer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._socket: socket.socket | None = None
+        self._embedded: EmbeddedServer | None = None
         # None: access = open. Otherwise every route's access level is enforced.
         self._authenticator = authenticator
         # WebSocket connections and their members (re-checked after every commit).
@@ -158,8 +129,8 @@ class ApiServer:
     @property
     def port(self) -> int:
         """The bound port (useful when constructed with port 0)."""
-        assert self._socket is not None, "the server is not started"
-        return int(self._socket.getsockname()[1])
+        assert self._embedded is not None, "the server is not started"
+        return self._embedded.port
 
     @property
     def url(self) -> str:
@@ -182,12 +153,6 @@ class ApiServer:
     # --- life cycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        try:
-            self._socket = _listen(self._host, self._port)
-        except OSError as error:
-            raise ApiUnavailable(
-                f"cannot listen on {self._host}:{self._port}: {error.strerror or error}"
-            ) from None
         limits = self._limits
         config = uvicorn.Config(
             self.app(),
@@ -200,33 +165,25 @@ class ApiServer:
             limit_concurrency=limits.connections_max,
             timeout_graceful_shutdown=SHUTDOWN_TIMEOUT_S,
         )
-        self._server = _EmbeddedServer(config)
-        self._task = asyncio.create_task(
-            self._server.serve(sockets=[self._socket]), name="gongshi-api"
+        embedded = EmbeddedServer(
+            config, host=self._host, port=self._port, backlog=BACKLOG, name="gongshi-api"
         )
         try:
-            async with asyncio.timeout(STARTUP_TIMEOUT_S):
-                while not self._server.started:
-                    if self._task.done():
-                        self._task.result()
-                        raise ApiUnavailable("the API server stopped while starting")
-                    await asyncio.sleep(0.01)
-        except TimeoutError:
-            await self.stop()
-            raise ApiUnavailable(f"the API server did not start in {STARTUP_TIMEOUT_S} s") from None
+            await embedded.start()
+        except OSError as error:
+            raise ApiUnavailable(
+                f"cannot listen on {self._host}:{self._port}: {error.strerror or error}"
+            ) from None
+        except ServerNotStarted as error:
+            raise ApiUnavailable(str(error)) from None
+        self._embedded = embedded
         logger.info("api listening url=%s", self.url)
 
     async def stop(self) -> None:
         self._hub.close_all()
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), SHUTDOWN_TIMEOUT_S * 2)
-            except TimeoutError:
-                self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)
-        if self._socket is not None:
-            self._socket.close()
+        if self._embedded is not None:
+            await self._embedded.stop()
+            self._embedded = None
         logger.info("api stopped")
 
     def publish(self, block: Block, receipts: tuple[Receipt, ...] | list[Receipt]) -> None:

@@ -13,11 +13,7 @@ starts, so a taken port is a `NodeError`, not an exit of the process.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import socket
-from collections.abc import Generator
 
 import uvicorn
 from prometheus_client import CollectorRegistry, make_asgi_app
@@ -27,11 +23,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gongshi.api.embedded import EmbeddedServer, ServerNotStarted
 from gongshi.node.errors import NodeError
 
 logger = logging.getLogger(__name__)
 
-STARTUP_TIMEOUT_S = 10.0
 SHUTDOWN_TIMEOUT_S = 2
 CONNECTIONS_MAX = 64  # scrapers are few; beyond it uvicorn answers 503
 BACKLOG = 128
@@ -65,29 +61,6 @@ def metrics_app(registry: CollectorRegistry) -> Starlette:
     )
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the node decides about signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-    )[0]
-    listener = socket.socket(family, kind, proto)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(address)
-        listener.listen(BACKLOG)
-    except OSError:
-        listener.close()
-        raise
-    return listener
-
-
 class MetricsServer:
     """Serves `metrics_app(registry)` on host:port; see the module docstring."""
 
@@ -95,23 +68,15 @@ class MetricsServer:
         self._registry = registry
         self._host = host
         self._port = port
-        self._socket: socket.socket | None = None
-        self._server: _EmbeddedServer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._embedded: EmbeddedServer | None = None
 
     @property
     def port(self) -> int:
         """The bound port."""
-        assert self._socket is not None, "the metrics server is not started"
-        return int(self._socket.getsockname()[1])
+        assert self._embedded is not None, "the metrics server is not started"
+        return self._embedded.port
 
     async def start(self) -> None:
-        try:
-            self._socket = _listen(self._host, self._port)
-        except OSError as error:
-            raise NodeError(
-                f"metrics: cannot listen on {self._host}:{self._port}: {error.strerror or error}"
-            ) from None
         config = uvicorn.Config(
             metrics_app(self._registry),
             lifespan="off",
@@ -122,38 +87,22 @@ class MetricsServer:
             limit_concurrency=CONNECTIONS_MAX,
             timeout_graceful_shutdown=SHUTDOWN_TIMEOUT_S,
         )
-        server = self._server = _EmbeddedServer(config)
-        task = self._task = asyncio.create_task(
-            server.serve(sockets=[self._socket]), name="gongshi-metrics"
+        embedded = EmbeddedServer(
+            config, host=self._host, port=self._port, backlog=BACKLOG, name="gongshi-metrics"
         )
         try:
-            async with asyncio.timeout(STARTUP_TIMEOUT_S):
-                while not server.started:
-                    if task.done():
-                        task.result()
-                        raise NodeError("the metrics server stopped while starting")
-                    await asyncio.sleep(0.01)
-        except TimeoutError:
-            await self.stop()
-            raise NodeError(f"the metrics server did not start in {STARTUP_TIMEOUT_S} s") from None
-        except BaseException:
-            await self.stop()
-            raise
+            await embedded.start()
+        except OSError as error:
+            raise NodeError(
+                f"metrics: cannot listen on {self._host}:{self._port}: {error.strerror or error}"
+            ) from None
+        except ServerNotStarted as error:
+            raise NodeError(f"metrics: {error}") from None
+        self._embedded = embedded
         logger.info("metrics listening address=%s:%d", self._host, self.port)
 
     async def stop(self) -> None:
         """Stop serving (open scrapes get the graceful-shutdown time) and close the socket."""
-        server, task = self._server, self._task
-        if server is not None and task is not None:
-            server.should_exit = True
-            try:
-                await asyncio.wait_for(asyncio.shield(task), SHUTDOWN_TIMEOUT_S * 2)
-            except TimeoutError:
-                task.cancel()
-            except Exception:  # the server failed: stopping it must still close the socket
-                logger.exception("metrics server failed")
-            await asyncio.gather(task, return_exceptions=True)
-        self._server = self._task = None
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        if self._embedded is not None:
+            await self._embedded.stop()
+            self._embedded = None
