@@ -9,8 +9,6 @@ finally, so no test leaves a process behind. Waits are bounded polls, never timi
 from __future__ import annotations
 
 import hashlib
-import random
-import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,7 +20,7 @@ import pytest
 
 from gongshi.codec import ReceiptStatus
 from gongshi.crypto import Suite, get_suite
-from gongshi.node.localnet import LocalNetwork, prepare_network
+from gongshi.node.localnet import LocalNetwork, free_base_port, prepare_network
 from gongshi.sdk import Client
 from gongshi.storage import Ledger
 
@@ -30,26 +28,6 @@ NODES = 4
 PORTS_PER_NODE = 10
 GAS_LIMIT = 200_000
 POLL_S = 0.2
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_base_port(nodes: int) -> int:
-    """A base port whose p2p/API/metrics ports (base + 10 i + 0..2) are all free now."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20_000, 60_000, PORTS_PER_NODE)
-        ports = [base + PORTS_PER_NODE * i + k for i in range(nodes) for k in range(3)]
-        if all(_port_free(port) for port in ports):
-            return base
-    raise RuntimeError("no free port range on 127.0.0.1")
 
 
 def wait_until(predicate: Callable[[], bool], what: str, timeout_s: float) -> None:

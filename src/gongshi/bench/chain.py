@@ -22,11 +22,9 @@ import logging
 import math
 import os
 import queue
-import random
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -61,7 +59,12 @@ from gongshi.bench.errors import (
 from gongshi.bench.loadgen import LoadPlan
 from gongshi.bench.options import json_option, suite_option, write_json
 from gongshi.errors import GongshiError
-from gongshi.node.localnet import LocalNetwork, child_environment, prepare_network
+from gongshi.node.localnet import (
+    LocalNetwork,
+    child_environment,
+    free_base_port,
+    prepare_network,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -150,26 +153,6 @@ class ChainBenchResult:
 
 
 # --- processes ---------------------------------------------------------------------------
-
-
-def free_base_port(nodes: int) -> int:
-    """A base port whose p2p/API/metrics ports (base + 10 i + 0..2) are all free now."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20_000, 60_000, PORTS_PER_NODE)
-        ports = [base + PORTS_PER_NODE * i + k for i in range(nodes) for k in range(3)]
-        if all(_port_free(port) for port in ports):
-            return base
-    raise BenchError("no free port range on 127.0.0.1")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def wait_ready(network: LocalNetwork, urls: list[str]) -> None:

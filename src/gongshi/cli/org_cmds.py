@@ -26,6 +26,7 @@ from typing import Any
 import click
 from cryptography.hazmat.primitives import serialization
 
+from gongshi.cli.init_network import PORTS_PER_NODE
 from gongshi.crypto import Suite, get_suite
 from gongshi.crypto.keyfile import write_private_file
 from gongshi.errors import ConfigError, GongshiError
@@ -54,7 +55,6 @@ from gongshi.pki.issue import (
 from gongshi.pki.profile import generate_certificate_key, private_key_pem
 from gongshi.pki.roles import Role
 
-PORTS_PER_NODE = 10  # as `gongshi init`: p2p, API = p2p + 1, metrics = p2p + 2
 CLOCK_SKEW_MARGIN = timedelta(hours=1)
 MEMBER_ROLES = (Role.ADMIN, Role.CLIENT)
 PROPOSALS_FILE = "proposals.json"

@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gongshi.cli.init_network import DEFAULT_BASE_PORT, NetworkOptions, create_network
+from gongshi.cli.init_network import (
+    DEFAULT_BASE_PORT,
+    PORTS_PER_NODE,
+    NetworkOptions,
+    create_network,
+)
 from gongshi.errors import GongshiError
 from gongshi.node.config import NodeConfig, load_node_config
 from gongshi.node.errors import LocalnetError
@@ -190,3 +197,24 @@ def child_environment() -> dict[str, str]:
     environment = dict(os.environ)
     environment.pop("PYTHONOPTIMIZE", None)
     return environment
+
+
+def free_base_port(nodes: int) -> int:
+    """A base port whose p2p/API/metrics ports (base + 10 i + 0..2) are all free on 127.0.0.1
+    now (for tests and benchmarks that run several networks side by side)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 60_000, PORTS_PER_NODE)
+        ports = [base + PORTS_PER_NODE * i + k for i in range(nodes) for k in range(3)]
+        if all(_port_free(port) for port in ports):
+            return base
+    raise LocalnetError("no free port range on 127.0.0.1")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
