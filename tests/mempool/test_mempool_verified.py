@@ -92,3 +92,17 @@ def test_a_shared_record_spares_the_verification(world: PoolWorld) -> None:
     pool = world.pool(verified=record)
     pool.admit(encode(prepared.tx))
     assert counting.verifies == 0
+
+
+def test_admission_leaves_the_hash_memoised_on_the_transaction(
+    world: PoolWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = world.pool()
+    prepared = pool.checker.check(world.raw("alice", 0), next_height=1)
+    expected = prepared.tx_hash
+
+    def no_signing_bytes(self: object) -> bytes:
+        raise AssertionError("hashed again")
+
+    monkeypatch.setattr(type(prepared.tx), "signing_bytes", no_signing_bytes)
+    assert prepared.tx.hash(world.suite) == expected

@@ -15,6 +15,7 @@ import pytest
 from gongshi.cli.init_network import NetworkOptions, plan_network
 from gongshi.codec import Transaction, encode
 from gongshi.crypto import get_suite
+from gongshi.errors import GongshiError
 from gongshi.execution import ParallelMap, PreparedTransaction, StateIdentityReader
 from gongshi.mempool import ChainHead, Mempool, MempoolConfig
 from gongshi.node import app as app_module
@@ -181,3 +182,19 @@ def test_a_fetched_transaction_verified_by_admission_is_not_verified_again(
     # abandoned this node can still propose them.
     assert all(app.mempool.contains(tx_hash) for tx_hash in hashes)
     assert chain.verified.contains(hashes[1], txs[1].signature)
+
+
+def test_a_pool_refusing_fetched_transactions_does_not_fail_the_fetch(chain: Chain) -> None:
+    txs = [transaction(0)]
+    app, worker = make_app(chain, fetched=[encode(tx) for tx in txs])
+
+    def refuse(prepared: object) -> None:
+        raise GongshiError("pool unavailable")
+
+    app._admit_fetched = refuse
+    tx_hash = txs[0].hash(SUITE)
+    try:
+        asyncio.run(app._fetch_missing(PROPOSER, [tx_hash]))
+    finally:
+        worker.shutdown()
+    assert app._known(tx_hash) is not None

@@ -93,9 +93,7 @@ class EmbeddedServer:
                     await asyncio.sleep(0.01)
         except TimeoutError:
             await self.stop()
-            raise ServerNotStarted(
-                f"{self._name} did not start in {STARTUP_TIMEOUT_S} s"
-            ) from None
+            raise ServerNotStarted(f"{self._name} did not start in {STARTUP_TIMEOUT_S} s") from None
         except BaseException:
             await self.stop()
             raise

@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 
-from gongshi.codec import Transaction, decode, digest
+from gongshi.codec import Transaction, decode
 from gongshi.crypto import Suite
 from gongshi.errors import DecodeError, SizeLimitExceeded
 from gongshi.execution.parallel import ParallelMap
@@ -141,7 +141,9 @@ class AdmissionChecker:
                 f"gas limit {tx.gas_limit} exceeds the block gas limit {config.block_gas_max}"
             )
         signing_bytes = tx.signing_bytes()
-        tx_hash = digest(self._suite, signing_bytes)
+        # Through the record's memo: later `tx.hash(suite)` calls (commit notifications,
+        # proofs) cost nothing.
+        tx_hash = tx.memo_digest(self._suite, lambda: signing_bytes)
         if known is not None and known(tx_hash):
             raise AlreadyKnown(f"transaction {tx_hash.hex()} is already pending")
         if not tx.signature:

@@ -266,7 +266,10 @@ class NodeApplication:
         if bad is not None:
             raise TransactionsUnavailable("a fetched transaction is not signed by its sender")
         verified.add_all((item.tx_hash, item.tx.signature) for item in unverified)
-        self._admit_fetched(prepared)
+        try:
+            self._admit_fetched(prepared)
+        except GongshiError as error:  # the pool is best effort here, the block is not
+            logger.debug("fetched transactions not pooled reason=%r", error.message)
         for item in prepared:
             self._fetched[item.tx_hash] = item
         while len(self._fetched) > FETCHED_CACHE_MAX:

@@ -26,7 +26,12 @@ from gongshi.consensus import EngineConfig, Message, SuiteSigner
 from gongshi.crypto import Suite, get_suite
 from gongshi.crypto.keyfile import read_file
 from gongshi.errors import ConfigError, GongshiError
-from gongshi.execution import BlockLimits, ParallelMap, PreparedTransaction, StateIdentityReader
+from gongshi.execution import (
+    BlockLimits,
+    CachedIdentityReader,
+    ParallelMap,
+    PreparedTransaction,
+)
 from gongshi.execution.governance_state import (
     chain_params_at,
     governance_read,
@@ -53,7 +58,7 @@ from gongshi.node.genesis import ChainParams, Genesis, genesis_hash, load_genesi
 from gongshi.node.gossip import GossipingMempool, TxFetcher, TxGossip
 from gongshi.node.metrics import NodeMetrics, Snapshot
 from gongshi.node.metrics_server import MetricsServer
-from gongshi.node.overlay import LatestState, OverlayState
+from gongshi.node.overlay import OverlayState
 from gongshi.node.reconfig import allowed_peers, state_trust, touches_network
 from gongshi.node.safety import SafetyStore
 from gongshi.node.wire import decode_consensus, encode_consensus
@@ -148,7 +153,9 @@ class Node:
             config=MempoolConfig.from_params(self.params),
             suite=suite,
             nonces=ledger,
-            identities=StateIdentityReader(LatestState(ledger), suite),
+            # Sender identities for admission, cached until a block writes identity or
+            # governance state (the same few senders send every transaction).
+            identities=CachedIdentityReader(ledger, suite),
             head=ChainHead(height=head.height, timestamp_ms=head.timestamp_ms),
             parallel=self._parallel,
             verified=self._verified,
