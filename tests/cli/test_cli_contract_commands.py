@@ -138,7 +138,8 @@ def test_failures_exit_with_the_receipt(run: Run, files: dict[str, Path]) -> Non
     assert code == EXIT_FAILURE
     assert "status    FAILED" in out and "empty note" in err
     code, out, err = run("contract", "call", "notes", "erase", '{"author": "0x00"}')
-    assert code == EXIT_FAILURE and "PERMISSION_DENIED" in out
+    # Refused at admission (issue #7): the node's SenderNotPermitted, before any receipt.
+    assert code == EXIT_FAILURE and "error [1661]" in err and "notes.erase" in err
     code, _, err = run("contract", "call", "notes", "write", "[1]")
     assert code == EXIT_INPUT_ERROR and "JSON object" in err
     code, _, err = run("contract", "propose-deploy", str(files["bad"]), "--name", "bad")

@@ -167,7 +167,9 @@ def test_syntax_errors_point_at_the_line() -> None:
 def test_source_size_and_node_caps() -> None:
     huge = body("return 1\n") + "#" * SOURCE_BYTES_MAX
     assert "more than" in problems_of(huge)[0].reason
-    many = body("x = [" + "a, " * (AST_NODES_MAX // 2) + "]\n")
+    # Statements of 900 names each (within the per-statement token bound), 25 of them.
+    line = "x = [" + "a," * 900 + "]\n"
+    many = body(line * (AST_NODES_MAX // 1800 + 3))
     assert any("syntax nodes" in p.reason for p in problems_of(many))
 
 
@@ -204,3 +206,36 @@ def test_problems_of_combined_violations_are_all_found(
     reasons = [p.reason for p in problems_of(body(code))]
     for row in rows:
         assert any(row[3] in reason for reason in reasons), (row, reasons)
+
+
+def _rejection_at_depth(source: str, depth: int) -> str:
+    """The rejection of `source` checked from a caller `depth` frames deep."""
+    if depth:
+        return _rejection_at_depth(source, depth - 1)
+    with pytest.raises(ContractRejected) as caught:
+        check_contract(source)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "return " + "not " * 1_000 + "1",  # parses: rejected by the depth bound
+        "return " + "not " * 2_990 + "1",  # past the parser's recursion at any caller depth
+        "return " + " + ".join(["1"] * 1_500),  # a long left-associative chain
+    ],
+)
+def test_a_rejection_does_not_depend_on_the_callers_stack(body: str) -> None:
+    """Receipts quote rejections, so the same source must be refused with the same text
+    whether the check runs from a shallow or a deep stack."""
+    import sys
+
+    source = f"from gongshi.contract import export\n\n@export\ndef f():\n    {body}\n"
+    limit = sys.getrecursionlimit()
+    try:
+        shallow = _rejection_at_depth(source, 0)
+        deep = _rejection_at_depth(source, 900)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert shallow == deep
+    assert "RecursionError" not in shallow

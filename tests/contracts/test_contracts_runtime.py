@@ -22,6 +22,7 @@ from gongshi.contracts.limits import (
     GAS_STATEMENT,
 )
 from gongshi.contracts.testing import ALICE, BOB, CONTRACT, MemoryChain, run
+from gongshi.errors import InvariantViolation
 from gongshi.execution.errors import (
     CallNotFound,
     InvalidArguments,
@@ -449,3 +450,31 @@ def test_chained_comparisons_evaluate_each_operand_once_and_lazily() -> None:
     )
     assert run(source, "check", a=5) == (True, 2, False, False, True)
     assert run(source, "check", a=-1) == (False, 1, False, False, True)  # stops at the first
+
+
+class _FailingMeter(GasMeter):
+    """A meter whose first charge of contract code raises `error`: a node-local condition
+    striking in the middle of an invocation."""
+
+    __slots__ = ("_error",)
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(1_000_000)
+        self._error = error
+
+    def charge(self, amount: int, reason: str) -> None:
+        if reason == "contract code":
+            raise self._error
+        super().charge(amount, reason)
+
+
+@pytest.mark.parametrize("error", [MemoryError(), RecursionError()])
+def test_node_local_interpreter_errors_stop_the_node_not_the_contract(
+    error: BaseException,
+) -> None:
+    # Whether they happen depends on this node's memory or stack, not on the contract: a
+    # receipt made of them could differ between nodes.
+    chain = MemoryChain()
+    chain.deploy("c", contract("@export\ndef main():\n    return 1\n"))
+    with pytest.raises(InvariantViolation):
+        chain.invoke("c", "main", meter=_FailingMeter(error))

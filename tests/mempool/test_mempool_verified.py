@@ -106,3 +106,17 @@ def test_admission_leaves_the_hash_memoised_on_the_transaction(
 
     monkeypatch.setattr(type(prepared.tx), "signing_bytes", no_signing_bytes)
     assert prepared.tx.hash(world.suite) == expected
+
+
+def test_fetched_transactions_for_another_chain_or_over_the_limits_are_not_admissible(
+    world: PoolWorld,
+) -> None:
+    """A proposal's fetched transactions skip `check`; `admissible` applies its rules that
+    come before the signature, so a faulty proposer cannot park unincludable ones."""
+    checker = world.pool().checker
+    assert checker.admissible(world.prepared("alice", 0))
+    assert not checker.admissible(world.prepared("alice", 0, chain_id="other-chain"))
+    over_gas = world.config.block_gas_max + 1
+    assert not checker.admissible(world.prepared("alice", 0, gas_limit=over_gas))
+    big = world.prepared("alice", 0)
+    assert not checker.admissible(dataclasses.replace(big, size=world.config.tx_bytes_max + 1))

@@ -25,8 +25,13 @@ from gongshi.consensus import (
 )
 from gongshi.consensus.sim.app import ReconfigPlan, build_block, genesis_block, validate_block
 from gongshi.consensus.sim.keys import KeyRing, MacSigner, secret_for
-from gongshi.node.driver import Driver, refuse_optimised_run
-from gongshi.node.errors import OptimisedRun
+from gongshi.node.driver import (
+    CONTRACT_INTERPRETER,
+    Driver,
+    refuse_optimised_run,
+    refuse_other_interpreter,
+)
+from gongshi.node.errors import OptimisedRun, UnsupportedInterpreter
 from gongshi.node.wire import (
     decode_consensus,
     decode_safety_state,
@@ -234,6 +239,12 @@ def test_refuses_python_optimise() -> None:
     refuse_optimised_run(0)
     with pytest.raises(OptimisedRun):
         refuse_optimised_run(1)
+
+
+def test_refuses_another_python_minor_version() -> None:
+    refuse_other_interpreter(CONTRACT_INTERPRETER)
+    with pytest.raises(UnsupportedInterpreter, match=r"Python 3\.12"):
+        refuse_other_interpreter((3, 12))
 
 
 def test_every_message_the_drivers_sent_round_trips_through_the_wire() -> None:

@@ -44,6 +44,7 @@ from gongshi.execution import (
 )
 from gongshi.execution.governance_state import validator_set_at
 from gongshi.mempool import ChainHead, Mempool, MempoolConfig
+from gongshi.mempool.contract_calls import CachedContractCalls
 from gongshi.merkle.state_tree import MemoryNodeStore, StateTree
 from gongshi.storage import Ledger, LedgerConfig, receipts_root, tx_root
 
@@ -90,6 +91,7 @@ class LocalChain:
             nonces=ledger,
             identities=StateIdentityReader(_LatestState(ledger), self.suite),
             head=ChainHead(height=head.height, timestamp_ms=head.timestamp_ms),
+            contract_calls=CachedContractCalls(ledger, cache=self.environment.contracts),
         )
 
     @classmethod

@@ -26,13 +26,19 @@ from gongshi.contracts.checker_body import (
 )
 from gongshi.contracts.declarations import CheckedModule, ExportSpec, StorageDecl
 from gongshi.contracts.errors import ContractRejected, Problem
-from gongshi.contracts.limits import AST_DEPTH_MAX, AST_NODES_MAX, SOURCE_BYTES_MAX
+from gongshi.contracts.limits import (
+    AST_DEPTH_MAX,
+    AST_NODES_MAX,
+    SOURCE_BYTES_MAX,
+    STATEMENT_TOKENS_MAX,
+)
 from gongshi.contracts.names import (
     BUILTIN_NAMES,
     CONTRACT_MODULE,
     FORBIDDEN_NAMES,
     RUNTIME_NAMES,
 )
+from gongshi.contracts.stack import ensure_stack_headroom
 
 __all__ = ["analyse", "check_contract"]
 
@@ -63,6 +69,8 @@ def _parse(source: str) -> ast.Module:
         raise ContractRejected(
             (Problem(1, 1, f"source is {size} bytes, more than {SOURCE_BYTES_MAX}"),)
         )
+    _check_statement_lengths(source)
+    ensure_stack_headroom()
     try:
         with warnings.catch_warnings():
             # Invalid escapes and the like warn; whether a warning is an error must not depend
@@ -76,6 +84,33 @@ def _parse(source: str) -> ast.Module:
         # NUL bytes, nesting past the parser's own limits, absurd literals.
         reason = f"source cannot be parsed ({type(error).__name__})"
         raise ContractRejected((Problem(1, 1, reason),)) from None
+
+
+def _check_statement_lengths(source: str) -> None:
+    """Refuse, before parsing, a statement of more than STATEMENT_TOKENS_MAX tokens: how deep
+    the parser recurses grows with them, and a RecursionError's place would depend on the
+    caller's stack. The tokenizer is iterative; what it cannot read the parser reports."""
+    count = 0
+    start = (1, 0)
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type in _STATEMENT_ENDS:
+                count = 0
+                continue
+            if token.type in _NOT_COUNTED:
+                continue
+            if count == 0:
+                start = token.start
+            count += 1
+            if count > STATEMENT_TOKENS_MAX:
+                reason = f"statement of more than {STATEMENT_TOKENS_MAX} tokens"
+                raise ContractRejected((Problem(start[0], start[1] + 1, reason),))
+    except (tokenize.TokenError, SyntaxError):
+        return
+
+
+_STATEMENT_ENDS = frozenset({tokenize.NEWLINE, tokenize.ENDMARKER})
+_NOT_COUNTED = frozenset({tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT})
 
 
 def _check_shape(tree: ast.Module, problems: Problems) -> None:

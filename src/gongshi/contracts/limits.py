@@ -11,6 +11,10 @@ from __future__ import annotations
 SOURCE_BYTES_MAX = 64 * 1024
 AST_NODES_MAX = 40_000
 AST_DEPTH_MAX = 60
+# Tokens in one statement (logical line): the parser's recursion grows with a statement's
+# tokens (about one Python frame per three nesting levels on CPython 3.11), so this bounds it
+# whatever the source, well inside PYTHON_FRAMES_NEEDED.
+STATEMENT_TOKENS_MAX = 2000
 PROBLEMS_MAX = 200  # problems reported per rejection; the rest are summarised
 
 # --- values (run time) ------------------------------------------------------------------------

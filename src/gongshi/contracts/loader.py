@@ -8,7 +8,6 @@ objects), so one `LoadedContract` can serve nested and concurrent calls.
 from __future__ import annotations
 
 import ast
-import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,8 +27,8 @@ from gongshi.contracts.faults import ContractFault, FramesFault, LimitFault
 from gongshi.contracts.fixedpoint import Decimal
 from gongshi.contracts.host import Context, ContractHost
 from gongshi.contracts.instrument import PREFIX, instrument_function
-from gongshi.contracts.limits import PYTHON_FRAMES_NEEDED
 from gongshi.contracts.machine import OPEN_FRAMES, Machine, ReadOnlyFault, result_value
+from gongshi.contracts.stack import ensure_stack_headroom
 from gongshi.contracts.storage import Map, Value
 from gongshi.contracts.values import from_cbor
 from gongshi.errors import GongshiError, InvariantViolation
@@ -94,7 +93,7 @@ class LoadedContract:
         plan = self.program.plans[method]
         arguments = _arguments(plan.entry, args)
         if OPEN_FRAMES.get() == 0:
-            _ensure_stack_headroom()
+            ensure_stack_headroom()
         machine = Machine(host, writable=not (host.read_only or spec.read_only))
         entry = _bind(plan, machine)[method]
         try:
@@ -112,22 +111,13 @@ class LoadedContract:
             raise InvariantViolation(
                 "contract invocation hit the interpreter's recursion limit"
             ) from error
+        except MemoryError as error:
+            # The allocation budget bounds what a contract holds: running out of memory is
+            # this node's condition, not the contract's, and must not become a receipt.
+            raise InvariantViolation("contract invocation ran out of memory") from error
         except Exception as error:  # any Python error of contract code becomes a receipt error
             line = _contract_line(error.__traceback__)
             raise ContractRuntimeError(f"line {line}: {type(error).__name__}") from None
-
-
-def _ensure_stack_headroom() -> None:
-    """Raise the interpreter's recursion limit if the caller's stack leaves fewer than
-    PYTHON_FRAMES_NEEDED frames free, so the runtime's own bounds always strike first."""
-    depth = 0
-    frame = sys._getframe()
-    while frame is not None:
-        depth += 1
-        frame = frame.f_back  # type: ignore[assignment]
-    needed = depth + PYTHON_FRAMES_NEEDED
-    if sys.getrecursionlimit() < needed:
-        sys.setrecursionlimit(needed)
 
 
 def _bind(plan: _Plan, machine: Machine) -> dict[str, Any]:

@@ -156,6 +156,17 @@ class AdmissionChecker:
             tx=tx, tx_hash=tx_hash, size=len(data), sender_address=self._suite.address(tx.sender)
         )
 
+    def admissible(self, prepared: PreparedTransaction) -> bool:
+        """Whether a transaction checked elsewhere (a proposal's fetched ones: decoded and
+        verified already) also meets the rules `check` applies before its signature: chain,
+        size, gas limit. Those that do not could never be in a block of this chain."""
+        config = self._config
+        return (
+            prepared.tx.chain_id == config.chain_id
+            and prepared.size <= config.tx_bytes_max
+            and prepared.tx.gas_limit <= config.block_gas_max
+        )
+
     def check_batch(
         self,
         batch: Sequence[bytes],

@@ -80,7 +80,8 @@ class SenderNotRegistered(AdmissionRejected):
 
 
 class SenderNotPermitted(AdmissionRejected):
-    """Raised when a sender's role may not send transactions (node, observer)."""
+    """Raised when a sender's role may not send transactions (node, observer), or may not
+    call the method (a system contract's rule or a deployed contract's export roles)."""
 
     code = 1661
 
@@ -101,6 +102,19 @@ class BatchTooLarge(AdmissionRejected):
     """Raised when one admission call carries more transactions than the batch limit."""
 
     code = 1664
+
+
+class ContractFrozenRefused(AdmissionRejected):
+    """Raised when a transaction calls a deployed contract that governance froze (it may be
+    sent again once an unfreeze is committed)."""
+
+    code = 1665
+
+
+class ExportNotFoundRefused(AdmissionRejected):
+    """Raised when a transaction calls a method the deployed contract does not export."""
+
+    code = 1666
 
 
 class MempoolFull(GongshiError):

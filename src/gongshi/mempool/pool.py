@@ -16,6 +16,9 @@ Invariants:
   `nonces` reader's (the ledger's, which a commit reaches before `on_commit` does).
 - MEM-4 `reap` returns each sender's transactions in nonce order, starting at its committed
   next nonce, without gaps; across senders in admission order.
+- MEM-5 with a `contract_calls` reader, no call of a deployed contract is admitted that the
+  committed state at admission refuses (frozen, no such export, export roles); a change
+  committed later reaches pending transactions only through their receipts.
 """
 
 from __future__ import annotations
@@ -34,11 +37,14 @@ from gongshi.execution.prepared import PreparedTransaction
 from gongshi.execution.state import NonceReader
 from gongshi.mempool.admission import AdmissionChecker, CheckResult, VerifiedSignatures
 from gongshi.mempool.config import MempoolConfig
+from gongshi.mempool.contract_calls import ContractCallReader, ContractRefusalKind
 from gongshi.mempool.errors import (
     AdmissionRejected,
     AlreadyCommitted,
     AlreadyKnown,
     BatchTooLarge,
+    ContractFrozenRefused,
+    ExportNotFoundRefused,
     MempoolFull,
     NonceAlreadyPending,
     NonceTooHigh,
@@ -124,10 +130,14 @@ class Mempool:
         head: ChainHead,
         parallel: ParallelMap | None = None,
         verified: VerifiedSignatures | None = None,
+        contract_calls: ContractCallReader | None = None,
     ) -> None:
         self._config = config
         self._nonces = nonces
         self._identities = identities
+        # Deployed contracts' own refusals (frozen, no such export, export roles); None:
+        # admission leaves them to the receipt.
+        self._contract_calls = contract_calls
         self._head = head
         self.checker = AdmissionChecker(
             config=config, suite=suite, parallel=parallel or ParallelMap(), verified=verified
@@ -246,11 +256,21 @@ class Mempool:
         tx = prepared.tx
         identity = self._identities.resolve(tx.sender)
         refusal = admission_refusal(identity, tx.target, tx.method, self._head.timestamp_ms)
-        if refusal is None:
+        if refusal is not None:
+            if refusal.kind is RefusalKind.UNREGISTERED:
+                raise SenderNotRegistered(refusal.message)
+            raise SenderNotPermitted(refusal.message)
+        if self._contract_calls is None:
             return
-        if refusal.kind is RefusalKind.UNREGISTERED:
-            raise SenderNotRegistered(refusal.message)
-        raise SenderNotPermitted(refusal.message)
+        role = None if identity is None else identity.role
+        contract = self._contract_calls.refusal(tx.target, tx.method, role)
+        if contract is None:
+            return
+        if contract.kind is ContractRefusalKind.FROZEN:
+            raise ContractFrozenRefused(contract.message)
+        if contract.kind is ContractRefusalKind.NO_EXPORT:
+            raise ExportNotFoundRefused(contract.message)
+        raise SenderNotPermitted(contract.message)
 
     def _check_nonce(
         self, prepared: PreparedTransaction, next_nonce: int, queue: _SenderQueue | None

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from gongshi.consensus import (
+    Block,
     BlockValidated,
     BuildProposal,
     Commit,
@@ -44,6 +45,11 @@ REAP_FACTOR = 3  # candidates reaped per block slot: some may sit in uncommitted
 BUSY_INTERVAL_MS = 50
 COMMIT_FOLLOWERS = 2  # blocks after a block that commit it (two-chain rule)
 ANCESTORS_LOOKED_AT = 4  # uncommitted ancestors whose transactions are not candidates
+# How far ahead of this validator's clock a proposal's timestamp may be for it to vote. Block
+# time only grows, and execution checks certificates against it: without a bound, one faulty
+# leader's far-future timestamp would expire every member's certificate for good. Certified
+# blocks (block sync) are not checked: a quorum already accepted them.
+PROPOSAL_CLOCK_DRIFT_MS = 15_000
 
 # (the committed block, loop time it was executed here or None), after each commit, on the loop.
 CommitListener = Callable[[ExecutedBlock, float | None], None]
@@ -205,20 +211,26 @@ class NodeApplication:
         executed: ExecutedBlock | None = None
         try:
             payload = decode_body(ProposalPayload, block.payload)
+            ahead_ms = payload.header.timestamp_ms - self._clock_ms()
+            if ahead_ms > PROPOSAL_CLOCK_DRIFT_MS:
+                logger.warning(
+                    "block not validated height=%d reason='timestamp %d ms ahead of this clock'",
+                    block.height,
+                    ahead_ms,
+                )
+                return self._rejected(block)
             transactions = await self._resolve(payload)
             executed = await self.on_worker(
                 lambda: self.chain.validate_block(block, payload, transactions)
             )
         except GongshiError as error:
             logger.warning("block not validated height=%d reason=%r", block.height, error.message)
-        valid = executed is not None
-        if valid:
-            self.counters.blocks_validated += 1
-            self._last_block_at = asyncio.get_running_loop().time()
-            self._executed_at.setdefault(block.block_hash, self._last_block_at)
-        else:
-            self.counters.blocks_rejected += 1
-        change = executed.change if executed is not None else None
+        if executed is None:
+            return self._rejected(block)
+        self.counters.blocks_validated += 1
+        self._last_block_at = asyncio.get_running_loop().time()
+        self._executed_at.setdefault(block.block_hash, self._last_block_at)
+        change = executed.change
         if change is not None:
             logger.info(
                 "validator-set change announced height=%d activation=%d validators=%d",
@@ -226,7 +238,11 @@ class NodeApplication:
                 change.activation_height,
                 len(change.public_keys),
             )
-        return BlockValidated(block_hash=block.block_hash, valid=valid, change=change)
+        return BlockValidated(block_hash=block.block_hash, valid=True, change=change)
+
+    def _rejected(self, block: Block) -> BlockValidated:
+        self.counters.blocks_rejected += 1
+        return BlockValidated(block_hash=block.block_hash, valid=False, change=None)
 
     def _known(self, tx_hash: bytes) -> PreparedTransaction | None:
         prepared = self.mempool.get(tx_hash)

@@ -47,7 +47,7 @@ from gongshi.consensus import (
     Verifier,
 )
 from gongshi.consensus.messages import Timeout
-from gongshi.node.errors import OptimisedRun
+from gongshi.node.errors import OptimisedRun, UnsupportedInterpreter
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,21 @@ def refuse_optimised_run(optimize_flag: int) -> None:
     """The engine's assertions are part of its safety: `python -O` would strip them."""
     if optimize_flag:
         raise OptimisedRun("refusing to run consensus under python -O (assertions are required)")
+
+
+# Contract source is parsed and tokenized by the interpreter: which uploads are accepted,
+# and the text of their rejections (hashed into receipts), differ between minor versions
+# (3.12's f-string tokens, for one), so every node of a chain runs the same one.
+CONTRACT_INTERPRETER = (3, 11)
+
+
+def refuse_other_interpreter(version: tuple[int, int]) -> None:
+    if version != CONTRACT_INTERPRETER:
+        wanted = ".".join(map(str, CONTRACT_INTERPRETER))
+        raise UnsupportedInterpreter(
+            f"this node runs Python {version[0]}.{version[1]}; Gongshi nodes run Python "
+            f"{wanted}, so that every node accepts and executes the same contracts"
+        )
 
 
 class Driver:

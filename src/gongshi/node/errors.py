@@ -69,3 +69,10 @@ class SigningKeyMismatch(ConfigError):
     """Raised when the node's signing key is not the chain key its certificate binds."""
 
     code = 1911
+
+
+class UnsupportedInterpreter(NodeError):
+    """Raised when the node runs on a Python minor version other than the one contracts are
+    checked and executed with (its parser and tokenizer decide which contracts are valid)."""
+
+    code = 1912

@@ -40,6 +40,7 @@ from gongshi.execution.governance_state import (
 )
 from gongshi.mempool import ChainHead, MempoolConfig
 from gongshi.mempool.admission import VerifiedSignatures
+from gongshi.mempool.contract_calls import CachedContractCalls
 from gongshi.network import (
     InboundMessage,
     LocalIdentity,
@@ -52,7 +53,7 @@ from gongshi.node.app import NodeApplication
 from gongshi.node.blocksync import BlockSync, SyncOptions
 from gongshi.node.chain import Chain, ExecutedBlock
 from gongshi.node.config import NodeConfig
-from gongshi.node.driver import Driver, refuse_optimised_run
+from gongshi.node.driver import Driver, refuse_optimised_run, refuse_other_interpreter
 from gongshi.node.errors import NodeError, SigningKeyMismatch
 from gongshi.node.genesis import ChainParams, Genesis, genesis_hash, load_genesis
 from gongshi.node.gossip import GossipingMempool, TxFetcher, TxGossip
@@ -117,6 +118,7 @@ class Node:
 
     async def start(self) -> None:
         refuse_optimised_run(sys.flags.optimize)
+        refuse_other_interpreter((sys.version_info.major, sys.version_info.minor))
         config = self.config
         genesis = load_genesis(config.node.genesis_file, expected_hash=config.node.genesis_hash)
         self.genesis = genesis
@@ -159,6 +161,8 @@ class Node:
             head=ChainHead(height=head.height, timestamp_ms=head.timestamp_ms),
             parallel=self._parallel,
             verified=self._verified,
+            # Frozen contracts, unknown exports and export roles refused at admission.
+            contract_calls=CachedContractCalls(ledger, cache=chain.environment.contracts),
         )
         self.network = self._make_network(suite, public_key, hash_value)
         self._build_parts(suite, signing_key, public_key)
@@ -255,9 +259,12 @@ class Node:
 
     def _admit_fetched(self, prepared: Sequence[PreparedTransaction]) -> None:
         """A proposal's fetched, verified transactions join the pool without being gossiped
-        (their origin gossips them): if that block is abandoned, this node still has them."""
+        (their origin gossips them): if that block is abandoned, this node still has them.
+        Those for another chain or over this chain's size or gas limits stay out (a faulty
+        proposer could otherwise park them here, holding their senders' nonces)."""
+        admissible = [p for p in prepared if self.mempool.checker.admissible(p)]
         with self.mempool.quietly():
-            self.mempool.add_checked(prepared)
+            self.mempool.add_checked(admissible)
 
     async def _start_services(self) -> None:
         assert self.network is not None
