@@ -402,11 +402,13 @@ class Node:
         network = self.network
         assert network is not None
         suite = self.chain.suite
-        network.set_trust(state_trust(state, suite, self._own_authorities))
+        # What restricts first: a trust store that fails to load (a governance-added CA the
+        # TLS library refuses) must not keep a revocation or a removal from taking force.
         revocations = revocation_list(state)
         network.set_revocations(revocations)
         peers = allowed_peers(state, next_height)
         network.set_allowed_peers(peers)
+        network.set_trust(state_trust(state, suite, self._own_authorities))
         self.governance_updates += 1
         logger.info(
             "network follows governance height=%d peers=%d revoked=%d",
