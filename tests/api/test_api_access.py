@@ -426,6 +426,28 @@ def test_a_websocket_member_is_cut_off_when_revoked(
     asyncio.run(scenario())
 
 
+def test_a_websocket_members_certificate_expiry_triggers_a_standing_check(
+    chain: LocalChain, members: ServedChain
+) -> None:
+    """A certificate lapses by block time alone, with no identity or governance transaction:
+    the first block past a connected member's certificate makes the server re-check them."""
+    server = members.server
+    block, _ = chain.commit_pending()
+    server._standing_may_change(block)  # the first publish always re-checks
+    later, _ = chain.commit_pending()
+    subscriber = object()
+    expiring = dataclasses.replace(_principal(Role.CLIENT), not_after_ms=later.header.timestamp_ms)
+    server._members[subscriber] = expiring  # type: ignore[index]
+    try:
+        assert server._standing_may_change(later)
+        lasting = dataclasses.replace(expiring, not_after_ms=later.header.timestamp_ms + 10**9)
+        server._members[subscriber] = lasting  # type: ignore[index]
+        after, _ = chain.commit_pending()
+        assert not server._standing_may_change(after)
+    finally:
+        server._members.clear()
+
+
 # --- configuration -------------------------------------------------------------------------------
 
 

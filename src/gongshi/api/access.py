@@ -80,6 +80,9 @@ class Principal:
     address: bytes
     organisation: str
     role: Role
+    # End of the member's certificate validity (block time): standing lapses then, with no
+    # transaction to say so.
+    not_after_ms: int | None = None
 
     @property
     def reads_all(self) -> bool:
@@ -308,6 +311,7 @@ class Authenticator:
                     address=member.address,
                     organisation=member.organisation,
                     role=member.role,
+                    not_after_ms=member.not_after_ms,
                 )
             entry = (height, outcome)
             with self._lock:

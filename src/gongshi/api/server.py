@@ -195,11 +195,16 @@ class ApiServer:
 
     def _standing_may_change(self, block: Block) -> bool:
         """Whether members' standing may differ after `block`: it calls the identity or
-        governance contract, or blocks were committed without being published."""
+        governance contract, blocks were committed without being published, or its time is
+        past a connected member's certificate."""
         previous, self._published_height = self._published_height, block.height
         if previous is None or block.height != previous + 1:
             return True
-        return any(tx.target in STANDING_CONTRACTS for tx in block.transactions)
+        if any(tx.target in STANDING_CONTRACTS for tx in block.transactions):
+            return True
+        # A certificate expires by block time alone.
+        expiries = [p.not_after_ms for p in self._members.values() if p.not_after_ms is not None]
+        return bool(expiries) and block.header.timestamp_ms >= min(expiries)
 
     def _drop_revoked_members(self) -> None:
         authenticator = self._authenticator
