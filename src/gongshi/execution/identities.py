@@ -8,12 +8,11 @@ blocks until one writes the identity or governance namespace."""
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Final, Protocol
 
 from gongshi.crypto import Suite
+from gongshi.execution.committed_cache import CommittedState, CommittedStateCache
 from gongshi.execution.governance_records import NAMESPACE as GOVERNANCE_NAMESPACE
 from gongshi.execution.governance_state import member_standing
 from gongshi.execution.identity_records import (
@@ -81,83 +80,27 @@ RESOLUTION_NAMESPACES: Final = (NAMESPACE, GOVERNANCE_NAMESPACE)
 IDENTITY_CACHE_SIZE = 16_384  # above the genesis member limit; an entry is ~1 KB
 
 
-class PinnedState(StateReader, Protocol):
-    """State fixed at one committed `height` (`storage.ledger.StateView`)."""
-
-    @property
-    def height(self) -> int: ...
-
-
-class CommittedState(Protocol):
-    """What `CachedIdentityReader` needs of the ledger (`storage.Ledger` is one)."""
-
-    @property
-    def committed_height(self) -> int | None: ...
-
-    def state_reader(self, height: int | None = None, /) -> PinnedState: ...
-
-    def namespace_written_height(self, namespace: str, /) -> int | None: ...
-
-
 class CachedIdentityReader:
     """`StateIdentityReader` over the latest committed state, with a bounded LRU cache of
     answers by public key: what admission uses, where the same few senders send every
-    transaction.
-
-    Exact: every answer is `StateIdentityReader(state at h).resolve(key)` for the committed
-    height h seen by this call. The cache holds answers computed at `_height`; when the head
-    moves to h', they stay valid unless a block in (`_height`, h'] wrote the identity or
-    governance namespace, which the ledger's last written height per namespace tells (it only
-    grows, so reading it late, after more commits, can only clear more). A revocation
-    committed at h therefore applies to the first resolve that sees h committed.
-    Thread-safe; a hit is a height comparison and a dict look-up.
+    transaction. Exact (`committed_cache`): a revocation committed at h applies to the first
+    resolve that sees h committed.
     """
 
-    __slots__ = ("_entries", "_height", "_lock", "_size_max", "_source", "_suite")
+    __slots__ = ("_answers", "_suite")
 
     def __init__(
         self, source: CommittedState, suite: Suite, *, size_max: int = IDENTITY_CACHE_SIZE
     ) -> None:
-        if size_max < 1:
-            raise ValueError("the identity cache needs room for at least one entry")
-        self._source = source
         self._suite = suite
-        self._size_max = size_max
-        self._entries: OrderedDict[bytes, MemberIdentity | None] = OrderedDict()
-        self._height: int | None = None  # the committed height the entries are valid at
-        self._lock = threading.Lock()
+        self._answers: CommittedStateCache[bytes, MemberIdentity | None] = CommittedStateCache(
+            source, namespaces=RESOLUTION_NAMESPACES, size_max=size_max
+        )
 
     def resolve(self, public_key: bytes, /) -> MemberIdentity | None:
-        with self._lock:
-            if self._source.committed_height == self._height and public_key in self._entries:
-                self._entries.move_to_end(public_key)
-                return self._entries[public_key]
-            state = self._source.state_reader()  # pinned at the committed height now
-            self._advance(state.height)
-            if public_key in self._entries:  # still valid at the new height
-                self._entries.move_to_end(public_key)
-                return self._entries[public_key]
-            member = StateIdentityReader(state, self._suite).resolve(public_key)
-            self._entries[public_key] = member
-            if len(self._entries) > self._size_max:
-                self._entries.popitem(last=False)
-            return member
+        return self._answers.get(
+            public_key, lambda state: StateIdentityReader(state, self._suite).resolve(public_key)
+        )
 
     def __len__(self) -> int:
-        return len(self._entries)
-
-    def _advance(self, height: int) -> None:
-        """Keep the entries for `height` if no block after `_height` touched what they read."""
-        previous = self._height
-        if previous == height:
-            return
-        if previous is None or height < previous or self._touched_after(previous):
-            self._entries.clear()
-        self._height = height
-
-    def _touched_after(self, height: int) -> bool:
-        for namespace in RESOLUTION_NAMESPACES:
-            written = self._source.namespace_written_height(namespace)
-            if written is not None and written > height:
-                return True
-        return False
+        return len(self._answers)

@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import enum
 import logging
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final, Protocol
 
 from gongshi.errors import IntegrityError
+from gongshi.execution.committed_cache import CommittedState, CommittedStateCache
 from gongshi.execution.contract_dispatch import StateContracts
 from gongshi.execution.contract_records import NAMESPACE as CONTRACTS_NAMESPACE
 from gongshi.execution.contract_records import RESERVED_NAMES
 from gongshi.execution.contract_runtime import ContractCache
 from gongshi.execution.errors import CallNotFound
 from gongshi.execution.governance_records import NAMESPACE as GOVERNANCE_NAMESPACE
-from gongshi.execution.identities import CommittedState
 from gongshi.execution.state import StateReader
 from gongshi.pki.roles import Role
 
@@ -137,17 +135,13 @@ class CachedContractCalls:
     (target, method): what admission uses, where the same few contract methods are called
     by every transaction. System-contract targets cost one set look-up and no entry.
 
-    Exact, by the argument of `execution.identities.CachedIdentityReader`: every answer is
-    `rule_refusal(call_rule(state at h, target, method))` for the committed height h this call
-    sees. The cache holds rules computed at `_height`; when the head moves to h', they stay
-    valid unless a block in (`_height`, h'] wrote the governance or contracts namespace (the
-    only ones `call_rule` reads), which the ledger's last written height per namespace tells.
-    That height only grows, so reading it late, after more commits, can only clear more. A
-    freeze committed at h therefore refuses the first admission that sees h committed, and
-    an unfreeze admits it again. Thread-safe.
+    Exact (`execution.committed_cache`): every answer is `rule_refusal(call_rule(state at h,
+    target, method))` for the committed height h this call sees, since `call_rule` reads only
+    the governance and contracts namespaces. A freeze committed at h therefore refuses the
+    first admission that sees h committed, and an unfreeze admits it again.
     """
 
-    __slots__ = ("_cache", "_entries", "_height", "_lock", "_size_max", "_source")
+    __slots__ = ("_cache", "_rules")
 
     def __init__(
         self,
@@ -156,52 +150,18 @@ class CachedContractCalls:
         cache: ContractCache | None = None,
         size_max: int = CONTRACT_CALL_CACHE_SIZE,
     ) -> None:
-        if size_max < 1:
-            raise ValueError("the contract call cache needs room for at least one entry")
-        self._source = source
         self._cache = cache if cache is not None else ContractCache(capacity=1)
-        self._size_max = size_max
-        self._entries: OrderedDict[tuple[str, str], CallRule | None] = OrderedDict()
-        self._height: int | None = None  # the committed height the entries are valid at
-        self._lock = threading.Lock()
+        self._rules: CommittedStateCache[tuple[str, str], CallRule | None] = CommittedStateCache(
+            source, namespaces=RULE_NAMESPACES, size_max=size_max
+        )
 
     def refusal(self, target: str, method: str, role: Role | None, /) -> ContractRefusal | None:
         if target in RESERVED_NAMES:  # system contracts: permissions.CALL_ROLES decides
             return None
-        return rule_refusal(self._rule(target, method), method, role)
+        rule = self._rules.get(
+            (target, method), lambda state: call_rule(state, target, method, self._cache)
+        )
+        return rule_refusal(rule, method, role)
 
     def __len__(self) -> int:
-        return len(self._entries)
-
-    def _rule(self, target: str, method: str) -> CallRule | None:
-        key = (target, method)
-        with self._lock:
-            if self._source.committed_height == self._height and key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-            state = self._source.state_reader()  # pinned at the committed height now
-            self._advance(state.height)
-            if key in self._entries:  # still valid at the new height
-                self._entries.move_to_end(key)
-                return self._entries[key]
-            rule = call_rule(state, target, method, self._cache)
-            self._entries[key] = rule
-            if len(self._entries) > self._size_max:
-                self._entries.popitem(last=False)
-            return rule
-
-    def _advance(self, height: int) -> None:
-        """Keep the entries for `height` if no block after `_height` touched what they read."""
-        previous = self._height
-        if previous == height:
-            return
-        if previous is None or height < previous or self._touched_after(previous):
-            self._entries.clear()
-        self._height = height
-
-    def _touched_after(self, height: int) -> bool:
-        for namespace in RULE_NAMESPACES:
-            written = self._source.namespace_written_height(namespace)
-            if written is not None and written > height:
-                return True
-        return False
+        return len(self._rules)
