@@ -25,7 +25,7 @@ from typing import Any
 
 import click
 
-from gongshi.bench.options import json_option, write_json
+from gongshi.bench.options import json_option, rounds_option, write_json
 from gongshi.codec import CborValue
 from gongshi.contracts.checker import analyse
 from gongshi.contracts.storage import Map, Value, read, write
@@ -171,13 +171,7 @@ def render(figures: ContractFigures) -> str:
     show_default=True,
     help="Transfers per measurement.",
 )
-@click.option(
-    "--rounds",
-    type=click.IntRange(min=1, max=100),
-    default=3,
-    show_default=True,
-    help="Repetitions; the best of each figure is reported.",
-)
+@rounds_option
 @json_option
 def contracts_command(calls: int, rounds: int, json_path: Path | None) -> None:
     """Metered token transfers per second, and the overhead versus plain Python."""

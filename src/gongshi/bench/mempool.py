@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from gongshi.bench.options import json_option, suite_option, write_json
+from gongshi.bench.options import json_option, rounds_option, suite_option, write_json
 from gongshi.codec import Transaction, decode, encode
 from gongshi.crypto import SUITE_NAMES, Suite, get_suite
 from gongshi.execution import MemberDirectory, MemberIdentity, MemoryNonces, ParallelMap
@@ -168,13 +168,7 @@ def render(figures: list[AdmissionFigures]) -> str:
     default=None,
     help="Threads of the parallel measurement (default: CPU count, at least 2).",
 )
-@click.option(
-    "--rounds",
-    type=click.IntRange(min=1, max=100),
-    default=3,
-    show_default=True,
-    help="Repetitions; the best of each figure is reported.",
-)
+@rounds_option
 @json_option
 def mempool_command(
     suite_choice: str,

@@ -27,6 +27,15 @@ def suite_option(*, default: str, allow_all: bool) -> Callable[[F], F]:
     )
 
 
+rounds_option = click.option(
+    "--rounds",
+    type=click.IntRange(min=1, max=100),
+    default=3,
+    show_default=True,
+    help="Repetitions; the best of each figure is reported.",
+)
+
+
 json_option = click.option(
     "--json",
     "json_path",
