@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from gongshi.api.epochs import node_json
 from gongshi.api.errors import GovProposalNotFound
 from gongshi.api.service import ChainService
 from gongshi.api.wire import Json, to_hex, value_to_json
 from gongshi.execution.governance_records import (
     NAMESPACE,
-    NodeEntry,
     ParamsEntry,
     ValidatorSetEntry,
     proposal_key,
@@ -83,21 +83,11 @@ def gov_params(service: ChainService) -> Json:
     }
 
 
-def _node_json(node: NodeEntry) -> Json:
-    return {
-        "name": node.name,
-        "organisation": node.organisation,
-        "public_key": to_hex(node.public_key),
-        "p2p_address": node.p2p_address,
-        "api_address": node.api_address,
-    }
-
-
 def _set_json(entry: ValidatorSetEntry) -> Json:
     return {
         "announce_height": entry.announce_height,
         "activation_height": entry.activation_height,
-        "validators": [_node_json(node) for node in entry.validators],
+        "validators": [node_json(node) for node in entry.validators],
     }
 
 
@@ -115,7 +105,7 @@ def gov_validators(service: ChainService) -> Json:
         "height": view.height,
         "in_force": _set_json(current),
         "pending": [_set_json(e) for e in schedule if e.activation_height > following],
-        "observers": [_node_json(node) for node in observers(view)],
+        "observers": [node_json(node) for node in observers(view)],
     }
 
 
