@@ -37,19 +37,31 @@ class CliInputError(ValidationError):
     code = 1964
 
 
-def connection_options(command: F) -> F:
-    """--network, --node, --url, --org and --role, passed on as one `connect` callable."""
-
-    @click.option(
+_ENDPOINT_OPTIONS = (
+    click.option(
         "--network",
         "network_dir",
         type=click.Path(path_type=Path, file_okay=False),
         default=DEFAULT_NETWORK_DIR,
         show_default=True,
         help="Network directory (genesis.toml, orgs/).",
-    )
-    @click.option("--node", default=None, help="Node name or number (default: the first).")
-    @click.option("--url", default=None, help="API URL, instead of the node's genesis address.")
+    ),
+    click.option("--node", default=None, help="Node name or number (default: the first)."),
+    click.option("--url", default=None, help="API URL, instead of the node's genesis address."),
+)
+
+
+def endpoint_options(command: F) -> F:
+    """--network, --node and --url (passed as `network_dir`, `node`, `url`)."""
+    for option in reversed(_ENDPOINT_OPTIONS):
+        command = option(command)
+    return command
+
+
+def connection_options(command: F) -> F:
+    """--network, --node, --url, --org and --role, passed on as one `connect` callable."""
+
+    @endpoint_options
     @click.option("--org", "organisation", default="org1", show_default=True, help="Signer org.")
     @click.option("--role", default="client", show_default=True, help="Signer role.")
     @functools.wraps(command)

@@ -23,13 +23,12 @@ from typing import Any, TypeVar
 import click
 
 from gongshi.api.wire import to_hex, value_to_json
-from gongshi.cli.client_cmds import CliInputError, proof_line
+from gongshi.cli.client_cmds import CliInputError, endpoint_options, proof_line
 from gongshi.crypto import Suite
 from gongshi.errors import GongshiError
 from gongshi.pki.validation import load_certificate
 from gongshi.sdk import Client, Identity, IdentityNotFound, NetworkInfo, VerifiedReceipt
 from gongshi.sdk import governance as gov
-from gongshi.sdk.network import DEFAULT_NETWORK_DIR
 
 F = TypeVar("F", bound=Callable[..., Any])
 Connect = Callable[..., Client]
@@ -71,16 +70,7 @@ def gov_options(command: F) -> F:
     """--network, --node, --url and the signer (--org's admin, or --identity DIR), passed on
     as one `connect` callable."""
 
-    @click.option(
-        "--network",
-        "network_dir",
-        type=click.Path(path_type=Path, file_okay=False),
-        default=DEFAULT_NETWORK_DIR,
-        show_default=True,
-        help="Network directory (genesis.toml, orgs/).",
-    )
-    @click.option("--node", default=None, help="Node name or number (default: the first).")
-    @click.option("--url", default=None, help="API URL, instead of the node's genesis address.")
+    @endpoint_options
     @click.option(
         "--org", "organisation", default="org1", show_default=True, help="Signer: ORG's admin."
     )
