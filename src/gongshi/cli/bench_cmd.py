@@ -11,6 +11,7 @@ BENCH_SUBCOMMANDS: dict[str, str] = {
     "chain": "gongshi.bench.chain:chain_command",
     "contracts": "gongshi.bench.contracts:contracts_command",
     "crypto": "gongshi.bench.crypto:crypto_command",
+    "execution": "gongshi.bench.execution:execution_command",
     "mempool": "gongshi.bench.mempool:mempool_command",
     "storage": "gongshi.bench.storage:storage_command",
 }
@@ -45,4 +46,4 @@ class LazyBenchGroup(click.Group):
 
 @click.group(cls=LazyBenchGroup)
 def bench() -> None:
-    """Measure this machine: crypto suites, mempool, storage, and a whole local chain."""
+    """Measure this machine: crypto suites, mempool, storage, execution, and a whole local chain."""
