@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +21,7 @@ from gongshi.bench.loadgen import (
     SENDING,
     LoadGenerator,
     LoadPlan,
+    PendingTx,
     StepRecord,
 )
 from gongshi.cli.init_network import NetworkOptions, create_network
@@ -97,6 +101,78 @@ def test_answers_retry_accept_or_fail(network_dir: Path) -> None:
     assert load.in_flight[bad.sender] == 0 and load.in_flight[too_high.sender] == 0
     assert record.refusals == {"NonceTooHigh": 1, "AlreadyKnown": 1, "BadSignature": 1}
     assert record.closed_count == 1
+
+
+class FakeApi:
+    """Stands for a node's HTTP client: keeps each batch body, answers from a script."""
+
+    def __init__(self, answer: Callable[[list[dict[str, Any]]], Any]) -> None:
+        self.answer = answer
+        self.bodies: list[list[dict[str, Any]]] = []
+
+    async def post(self, body: bytes) -> Any:
+        calls = json.loads(body)
+        self.bodies.append(calls)
+        return self.answer(calls)
+
+
+def test_a_batch_is_the_signed_calls_and_answers_match_by_id(network_dir: Path) -> None:
+    load = generator(network_dir)
+    record = load.sign_step(0, 4.0)  # 8 transactions, two per sender
+    again = load.sign_step(1, 1.0)
+    assert [tx.call_id for tx in record.txs + again.txs] == list(range(10))  # unique in the run
+    load.step = record
+    for tx in record.txs:
+        load.queues[tx.sender].append(tx)
+    batch = load.ready_batches(now=1.0)[0]  # node 0's: senders 0 and 2
+
+    def refuse_the_first_accept_the_rest(calls: list[dict[str, Any]]) -> Any:
+        first, *rest = calls
+        refused = {"jsonrpc": "2.0", "id": first["id"], "error": {"data": {"name": "Nope"}}}
+        accepted = [{"jsonrpc": "2.0", "id": c["id"], "result": {}} for c in rest]
+        return [*accepted[::-1], refused]  # any order: ids say which is which
+
+    api = FakeApi(refuse_the_first_accept_the_rest)
+    load.http[0] = api  # type: ignore[assignment]
+    asyncio.run(load.send_batch(0, batch))
+    (calls,) = api.bodies
+    assert calls == [
+        {"jsonrpc": "2.0", "id": tx.call_id, "method": "tx_send", "params": {"tx": raw_hex(tx)}}
+        for tx in batch
+    ]
+    assert [tx.state for tx in batch] == [FAILED] + [ACCEPTED] * (len(batch) - 1)
+    assert record.refusals == {"Nope": 1}
+
+
+def test_a_batch_refused_whole_or_lost_in_transit(network_dir: Path) -> None:
+    load = generator(network_dir)
+    record = load.sign_step(0, 1.0)
+    load.step = record
+    for tx in record.txs:
+        load.queues[tx.sender].append(tx)
+    batch = load.ready_batches(now=1.0)[0]
+    error = {"jsonrpc": "2.0", "id": None, "error": {"data": {"name": "MempoolFull"}}}
+    load.http[0] = FakeApi(lambda calls: error)  # type: ignore[assignment]
+    asyncio.run(load.send_batch(0, batch))
+    assert all(tx.state == QUEUED for tx in batch)  # to be retried
+    assert record.refusals == {"MempoolFull": len(batch)}
+
+    def lost(calls: list[dict[str, Any]]) -> Any:
+        raise ConnectionResetError("gone")
+
+    assert all(load.not_before[tx.sender] > 1.0 for tx in batch)  # after a pause
+    load.not_before = [0.0] * len(load.keys)
+    batch = load.ready_batches(now=2.0)[0]
+    load.http[0] = FakeApi(lost)  # type: ignore[assignment]
+    asyncio.run(load.send_batch(0, batch))
+    assert all(tx.state == QUEUED for tx in batch) and record.transport_errors == 1
+
+
+def raw_hex(tx: PendingTx) -> str:
+    """The signed transaction a call carries (as the API's `tx_send` reads it)."""
+    call = json.loads(tx.call)
+    assert call["params"]["tx"].startswith("0x")
+    return str(call["params"]["tx"])
 
 
 def test_receipts_come_from_the_node_a_transaction_was_sent_to(network_dir: Path) -> None:

@@ -5,6 +5,8 @@ For each step it pre-signs `rate × duration` `notary.register` transactions (un
 hashes) round-robin over every client identity of the network directory, then offers them at
 `rate` over the nodes' JSON-RPC APIs (HTTP batches of `tx_send`; sender k always talks to
 node k mod n, so each node gets a quarter of the load and a sender's nonces arrive in order).
+It shares the cores with the nodes, so it keeps its own CPU low: each call is JSON-encoded once
+when signed, and batches go over kept-open connections (`chain_http`).
 Receipts are not polled: a `subscribe_blocks` WebSocket per node reports the hashes each block
 committed; a transaction's receipt time is when the node it was sent to announced it.
 
@@ -29,11 +31,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
 from gongshi.api.wire import to_hex
+from gongshi.bench.chain_http import JsonRpcHttp
 from gongshi.bench.chain_stats import (
     BlockSample,
     TxSample,
@@ -99,7 +101,8 @@ class LoadPlan:
 class PendingTx:
     sender: int
     node: int
-    raw_hex: str
+    call: bytes  # its `tx_send` JSON-RPC call, encoded once when signed; id = call_id
+    call_id: int  # unique in the run: answers of a batch are matched by it
     hash_hex: str
     step: StepRecord
     state: int = QUEUED
@@ -173,6 +176,12 @@ class StepRecord:
         }
 
 
+def tx_send_call(call_id: int, raw_hex: str) -> bytes:
+    """One `tx_send` call of a JSON-RPC batch, as the bytes the batch body joins."""
+    call = {"jsonrpc": "2.0", "id": call_id, "method": "tx_send", "params": {"tx": raw_hex}}
+    return json.dumps(call, separators=(",", ":")).encode()
+
+
 def emit(event: str, **fields: Any) -> None:
     """One progress line for the parent process."""
     print(json.dumps({"event": event, **fields}), flush=True)
@@ -204,11 +213,12 @@ class LoadGenerator:
         self.not_before = [0.0] * len(self.keys)
         self.by_hash: dict[str, PendingTx] = {}
         self.step: StepRecord | None = None
+        self.calls_made = 0  # the next `PendingTx.call_id`
+        # One kept-open connection per batch in flight, per node.
         self.http = [
-            httpx.AsyncClient(timeout=HTTP_TIMEOUT_S, limits=httpx.Limits(max_connections=16))
-            for _ in plan.api_urls
+            JsonRpcHttp(url, connections_max=plan.batches_in_flight, timeout_s=HTTP_TIMEOUT_S)
+            for url in plan.api_urls
         ]
-        self.slots = [asyncio.Semaphore(plan.batches_in_flight) for _ in plan.api_urls]
         self.head_height = 0
         self.subscribed = 0
         self.watchers: list[asyncio.Task[None]] = []
@@ -216,8 +226,7 @@ class LoadGenerator:
     # --- set-up --------------------------------------------------------------------------
 
     async def call(self, node: int, body: Any) -> Any:
-        response = await self.http[node].post(self.plan.api_urls[node], json=body)
-        return response.json()
+        return await self.http[node].post(json.dumps(body).encode())
 
     async def read_chain(self) -> None:
         """The head height (for expiry heights) and each sender's next nonce: the committed
@@ -261,10 +270,13 @@ class LoadGenerator:
                 expiry_height=expiry,
             )
             self.nonces[sender] += 1
+            call_id = self.calls_made
+            self.calls_made += 1
             pending = PendingTx(
                 sender=sender,
                 node=sender % nodes,
-                raw_hex=to_hex(encode(tx)),
+                call=tx_send_call(call_id, to_hex(encode(tx))),
+                call_id=call_id,
                 hash_hex=to_hex(tx.hash(self.suite)),
                 step=record,
             )
@@ -330,25 +342,21 @@ class LoadGenerator:
         return chosen
 
     async def send_batch(self, node: int, txs: list[PendingTx]) -> None:
-        body = [
-            {"jsonrpc": "2.0", "id": i, "method": "tx_send", "params": {"tx": tx.raw_hex}}
-            for i, tx in enumerate(txs)
-        ]
-        async with self.slots[node]:
-            try:
-                answers = await self.call(node, body)
-            except (httpx.HTTPError, ValueError) as error:
-                logger.warning("batch to node %d failed: %s", node, error)
-                assert self.step is not None
-                self.step.transport_errors += 1
-                self.requeue(txs)
-                return
+        body = b"[" + b",".join([tx.call for tx in txs]) + b"]"
+        try:
+            answers = await self.http[node].post(body)
+        except (OSError, ValueError) as error:
+            logger.warning("batch to node %d failed: %s", node, error)
+            assert self.step is not None
+            self.step.transport_errors += 1
+            self.requeue(txs)
+            return
         if not isinstance(answers, list):  # the whole batch was refused (an error object)
             answers = [answers] * len(txs)
         by_id = {answer.get("id"): answer for answer in answers if isinstance(answer, dict)}
         retry: list[PendingTx] = []
-        for i, tx in enumerate(txs):
-            self.settle_answer(tx, by_id.get(i, by_id.get(None)), retry)
+        for tx in txs:
+            self.settle_answer(tx, by_id.get(tx.call_id, by_id.get(None)), retry)
         if retry:
             self.requeue(retry)
 
@@ -503,7 +511,7 @@ async def main_async(plan: LoadPlan) -> None:
         generator = LoadGenerator(plan)
         emit("senders", count=len(generator.keys))
         steps = await generator.run()
-    except (GongshiError, OSError, WebSocketException, httpx.HTTPError, TimeoutError) as error:
+    except (GongshiError, OSError, WebSocketException, TimeoutError) as error:
         emit("error", message=f"{type(error).__name__}: {error}")
         raise SystemExit(3) from None
     write_result(plan, len(generator.keys), steps)
