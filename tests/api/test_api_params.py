@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -107,6 +108,23 @@ def _listify(value: Any) -> Any:
 @given(st.binary(max_size=64))
 def test_hex_round_trip(data: bytes) -> None:
     assert from_hex(to_hex(data), what="x") == data
+
+
+_HEX_RULE = re.compile(r"(?:[0-9a-fA-F]{2})*")  # the documented rule, as a definition
+
+
+@given(
+    st.text(alphabet="0123456789abcdefABCDEFxg \t\n\x0b\x1c\u00a0\u0661", max_size=12)
+    | st.text(max_size=8)
+)
+def test_from_hex_accepts_exactly_an_even_number_of_hex_digits(body: str) -> None:
+    expected = bytes.fromhex(body) if _HEX_RULE.fullmatch(body) else None
+    try:
+        found: bytes | None = from_hex("0x" + body, what="x")
+    except WireFormatError as error:
+        assert "is not valid hex" in error.message
+        found = None
+    assert found == expected
 
 
 def test_from_hex_sizes() -> None:

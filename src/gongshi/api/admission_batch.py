@@ -1,25 +1,26 @@
-"""`tx_send` checks coalesced: one worker-thread hand-off for many transactions.
+"""`tx_send` checks coalesced: one check for many transactions.
 
 Each `tx_send` used to check its transaction (decode, hash, signature) in its own
 `to_thread` call: a hand-off costs about as much as an Ed25519 verification, and a batch of
 100 calls paid it 100 times. `AdmissionBatcher.check` queues the transaction instead; the
 first call of a loop iteration schedules one flush, which checks everything queued by then
-with the checker's `check_batch` (signatures in parallel on the node's verification pool) in
-one worker thread, and answers each caller in queue order, so the mempool adds that follow
-happen in call order (a sender's nonces stay in order).
+with one awaited batch check (the node's: `mempool.offload.check_batch_from_loop`, a small
+batch on the loop, a larger one in a few chunks on the verification pool), and answers each
+caller in queue order, so the mempool adds that follow happen in call order (a sender's
+nonces stay in order).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from gongshi.execution import PreparedTransaction
 from gongshi.mempool.admission import CheckResult
 from gongshi.mempool.errors import AdmissionRejected
 
 # Checks a batch of raw transactions; one result (prepared or rejection) per item, in order.
-BatchCheck = Callable[[Sequence[bytes]], list[CheckResult]]
+BatchCheck = Callable[[Sequence[bytes]], Awaitable[list[CheckResult]]]
 
 
 class AdmissionBatcher:
@@ -54,7 +55,7 @@ class AdmissionBatcher:
         self.flushes += 1
         raws = [raw for raw, _ in queued]
         try:
-            results = await asyncio.to_thread(self._check_batch, raws)
+            results = await self._check_batch(raws)
         except BaseException as error:  # a bug or cancellation: every caller hears of it
             for _, answer in queued:
                 if not answer.done():

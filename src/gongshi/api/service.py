@@ -13,7 +13,7 @@ and the finality certificate of the block the proof is against.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -46,8 +46,9 @@ from gongshi.execution.contract_runtime import ContractCache
 from gongshi.execution.notary import NAME as NOTARY
 from gongshi.execution.notary import record_key
 from gongshi.mempool import Admitted, MempoolStats
-from gongshi.mempool.admission import CheckResult
+from gongshi.mempool.admission import AdmissionChecker
 from gongshi.mempool.errors import GasLimitTooHigh, TransactionTooLarge
+from gongshi.mempool.offload import check_batch_from_loop
 from gongshi.node.genesis import ChainParams, Genesis, genesis_hash
 from gongshi.storage import EventPosition, Ledger
 from gongshi.storage.errors import TransactionNotFound
@@ -55,25 +56,11 @@ from gongshi.storage.errors import TransactionNotFound
 logger = logging.getLogger(__name__)
 
 
-class Checker(Protocol):
-    def check(
-        self, data: bytes, *, next_height: int, known: Callable[[bytes], bool] | None = None
-    ) -> PreparedTransaction: ...
-
-    def check_batch(
-        self,
-        batch: Sequence[bytes],
-        *,
-        next_height: int,
-        known: Callable[[bytes], bool] | None = None,
-    ) -> list[CheckResult]: ...
-
-
 class TxPool(Protocol):
     """What the API needs of the mempool (`gongshi.mempool.Mempool` is one)."""
 
     @property
-    def checker(self) -> Checker: ...
+    def checker(self) -> AdmissionChecker: ...
 
     @property
     def next_height(self) -> int: ...
@@ -232,12 +219,12 @@ class ChainService:
         return {"tx_hash": to_hex(admitted.tx_hash), "ready": admitted.ready}
 
     def _admission_batcher(self, pool: TxPool) -> AdmissionBatcher:
-        """Checks of concurrent `tx_send` calls share one worker-thread hand-off."""
+        """Checks of concurrent `tx_send` calls share one check (few thread hand-offs)."""
         if self._admissions is None:
             checker = pool.checker
             self._admissions = AdmissionBatcher(
-                lambda raws: checker.check_batch(
-                    raws, next_height=pool.next_height, known=pool.contains
+                lambda raws: check_batch_from_loop(
+                    checker, raws, next_height=pool.next_height, known=pool.contains
                 )
             )
         return self._admissions

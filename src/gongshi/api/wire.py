@@ -13,7 +13,6 @@ Conventions (docs/api.md):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +29,6 @@ from gongshi.merkle.rfc6962 import PROOF_HASHES_MAX, InclusionProof
 
 HEX_PREFIX = "0x"
 HASH_SIZE = 32
-_HEX_BODY = re.compile(r"(?:[0-9a-fA-F]{2})*")
 
 Json = dict[str, Any]
 
@@ -53,13 +51,26 @@ def from_hex(
         raise WireFormatError(f"{what} must be a 0x-prefixed hex string")
     if len(text) > 2 + 2 * size_max:
         raise WireFormatError(f"{what} is longer than {size_max} bytes")
-    if not _HEX_BODY.fullmatch(text, 2):
+    data = _hex_digits(text[2:])
+    if data is None:
         raise WireFormatError(f"{what} is not valid hex (an even number of hex digits)")
-    data = bytes.fromhex(text[2:])
     if sizes is not None and len(data) not in sizes:
         expected = " or ".join(str(size) for size in sizes)
         raise WireFormatError(f"{what} must be {expected} bytes, got {len(data)}")
     return data
+
+
+def _hex_digits(body: str) -> bytes | None:
+    """The bytes of `body` if it is an even number of hex digits and nothing else, else None.
+
+    `bytes.fromhex` alone also skips whitespace; a skipped character shows as a length that
+    is not twice the result's. (A regular expression for the same rule costs 20 times more
+    on a transaction's 500 digits, once per `tx_send`.)"""
+    try:
+        data = bytes.fromhex(body)
+    except ValueError:
+        return None
+    return data if 2 * len(data) == len(body) else None
 
 
 def value_to_json(value: CborValue) -> Any:

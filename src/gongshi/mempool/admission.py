@@ -11,6 +11,7 @@ its signature checked once.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -108,6 +109,11 @@ class AdmissionChecker:
     def suite(self) -> Suite:
         return self._suite
 
+    @property
+    def parallel(self) -> ParallelMap:
+        """The verification pool `check_batch` fans out over (`offload` uses it directly)."""
+        return self._parallel
+
     def check(
         self,
         data: bytes,
@@ -176,14 +182,21 @@ class AdmissionChecker:
     ) -> list[CheckResult]:
         """`check` of each item, in parallel; each result is the prepared transaction or the
         rejection, in input order."""
+        check = functools.partial(self.check_chunk, next_height=next_height, known=known)
+        return self._parallel.map_chunked(check, batch)
 
-        def check_chunk(chunk: Sequence[bytes]) -> list[CheckResult]:
-            results: list[CheckResult] = []
-            for data in chunk:
-                try:
-                    results.append(self.check(data, next_height=next_height, known=known))
-                except AdmissionRejected as error:
-                    results.append(error)
-            return results
-
-        return self._parallel.map_chunked(check_chunk, batch)
+    def check_chunk(
+        self,
+        chunk: Sequence[bytes],
+        *,
+        next_height: int,
+        known: Callable[[bytes], bool] | None = None,
+    ) -> list[CheckResult]:
+        """`check` of each item on the calling thread, as `check_batch` returns them."""
+        results: list[CheckResult] = []
+        for data in chunk:
+            try:
+                results.append(self.check(data, next_height=next_height, known=known))
+            except AdmissionRejected as error:
+                results.append(error)
+        return results
