@@ -6,13 +6,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from gongshi.cli.init_network import NetworkOptions, NetworkPlan, plan_network
-from gongshi.codec import Transaction, encode
+from gongshi.codec import ReceiptStatus, Transaction, encode
 from gongshi.codec.qc import QuorumCertificate
 from gongshi.consensus.quorum import build_qc
 from gongshi.consensus.signing import vote_bytes
@@ -23,6 +24,10 @@ from gongshi.node.chain import Chain
 from gongshi.node.errors import GenesisMismatch
 from gongshi.node.genesis import genesis_hash
 from gongshi.node.wire import ProposalPayload
+from gongshi.pki import MemberRequest, Role, Validity, issue_member_certificate
+from gongshi.pki.issue import CertificateAuthority
+from gongshi.pki.profile import profile_for
+from gongshi.pki.validation import load_certificate
 from gongshi.storage import Ledger, LedgerConfig
 
 GENESIS_TIME = datetime(2030, 1, 1, tzinfo=UTC)
@@ -252,3 +257,64 @@ def test_block_sync_skips_signatures_this_node_verified(
     assert syncing.apply_synced(block, certificate) is not None
     assert checked == [block.transactions[2].hash(fx.suite)]
     assert len(syncing.verified) == 3
+
+
+def newcomer_certificate(fx: Fixture, key: PrivateKey) -> str:
+    """A client certificate of org1 for `key`, signed with the plan's org1 CA."""
+    files = {str(output.path): output.content for output in fx.plan.files}
+    authority = CertificateAuthority(
+        organisation="org1",
+        profile=profile_for(fx.suite.name),
+        certificate=load_certificate(files["orgs/org1/ca/ca.crt"]),
+        private_key=serialization.load_pem_private_key(files["orgs/org1/ca/ca.key"], None),  # type: ignore[arg-type]
+    )
+    request = MemberRequest(
+        common_name="newcomer",
+        role=Role.CLIENT,
+        chain_public_key=key.public_key_bytes(),
+        validity=Validity.starting(GENESIS_TIME - timedelta(days=1), 365),
+    )
+    certificate = issue_member_certificate(authority, fx.suite, request)
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_identities_cached_at_the_head_give_way_to_an_ancestor_that_registers(
+    fx: Fixture,
+) -> None:
+    proposer, replica = fx.open("proposer"), fx.open("replica")
+    newcomer = fx.suite.generate_private_key()
+
+    def tx(nonce: int, target: str, method: str, args: dict[str, object]) -> PreparedTransaction:
+        signed = Transaction(
+            chain_id=fx.plan.genesis.params.chain_id,
+            nonce=nonce,
+            sender=newcomer.public_key_bytes(),
+            target=target,
+            method=method,
+            args=args,
+            gas_limit=5_000_000,
+            expiry_height=1000,
+        ).sign(newcomer)
+        return PreparedTransaction.from_transaction(signed, fx.suite)
+
+    register = tx(
+        0, "identity", "register", {"certificate_pem": newcomer_certificate(fx, newcomer)}
+    )
+    notarize = [tx(n, "notary", "register", {"doc_hash": bytes([n]) * 32}) for n in (1, 2)]
+    # At the head the newcomer is unknown (and the chain's identity cache now says so): it
+    # may only register, so its notarization waits.
+    first = build(fx, proposer, proposer.ledger.head_hash, 1, [register, notarize[0]])
+    assert [p.tx_hash for p in first.executed.prepared] == [register.tx_hash]
+    # Block 2 executes on block 1, uncommitted, which registered it.
+    second = build(fx, proposer, first.consensus_block.block_hash, 2, notarize[:1])
+    assert [p.tx_hash for p in second.executed.prepared] == [notarize[0].tx_hash]
+    assert [r.status for r in second.executed.receipts] == [ReceiptStatus.SUCCESS]
+    for built in (first, second):
+        payload = ProposalPayload.decode(built.consensus_block.payload)
+        assert replica.validate(built.consensus_block, payload, list(built.executed.prepared))
+    # Once block 1 is committed, the head's answers see the registration too.
+    for chain in (proposer, replica):
+        block_hash = first.consensus_block.block_hash
+        assert chain.commit(block_hash, fx.certificate(1, 1, block_hash)) is not None
+    third = build(fx, proposer, second.consensus_block.block_hash, 3, notarize[1:])
+    assert [p.tx_hash for p in third.executed.prepared] == [notarize[1].tx_hash]

@@ -23,7 +23,15 @@ from typing import Any, ClassVar, Self, TypeVar
 import cbor2
 from cbor2 import frozendict
 
-from gongshi.codec.cbor import ValueProblem, describe, load_item, map_key_order, show
+from gongshi.codec.cbor import (
+    MAJOR_MAP,
+    ValueProblem,
+    describe,
+    encode_head,
+    load_item,
+    map_key_order,
+    show,
+)
 from gongshi.codec.diagnose import explain_mismatch
 from gongshi.codec.errors import (
     InvalidEncodedField,
@@ -41,6 +49,7 @@ __all__ = [
     "Schema",
     "decode",
     "encode",
+    "encode_from_parts",
     "encode_without",
     "record",
     "record_from_wire",
@@ -71,6 +80,15 @@ class Schema:
     checks: tuple[tuple[str, Callable[[object], object]], ...]
     # The fields whose kind converts between wire and Python values (nested records, enums).
     converted: tuple[FieldSpec, ...]
+    # (name, dataclass default or `REQUIRED`) of every field: `Record.from_checked`'s loop.
+    defaults: tuple[tuple[str, object], ...]
+    # (name, canonical encoding of the name as a map key) of every field, in `fields` order:
+    # `encode_from_parts`' loop.
+    keys: tuple[tuple[str, bytes], ...]
+
+
+# The default of a field without one, in `Schema.defaults`.
+REQUIRED: Any = object()
 
 
 class Record:
@@ -126,6 +144,41 @@ class Record:
     def decode(cls, data: bytes, *, max_size: int | None = None) -> Self:
         return decode(cls, data, max_size=max_size)
 
+    @classmethod
+    def from_checked(cls, **values: Any) -> Self:
+        """The record `cls(**values)` makes, without checking the field values again.
+
+        Only for values that already passed their field's kind (taken from a checked record,
+        or checked by the same rules, in the form `check` returns: frozen values, tuples,
+        enum members): the executor builds receipts, events and contract records this way on
+        its hot path. `check_invariants` still runs; absent fields take their defaults."""
+        schema = _schema_of(cls)
+        obj = object.__new__(cls)
+        used = 0
+        for name, default in schema.defaults:
+            if name in values:
+                object.__setattr__(obj, name, values[name])
+                used += 1
+            elif default is REQUIRED:
+                raise TypeError(f"{cls.__name__}.from_checked: missing field {name!r}")
+            else:
+                object.__setattr__(obj, name, default)
+        if used != len(values):
+            unknown = sorted(set(values) - schema.names)
+            raise TypeError(f"{cls.__name__}.from_checked: unknown fields {unknown}")
+        obj._finish()
+        return obj
+
+    @classmethod
+    def from_checked_parts(cls, parts: Mapping[str, bytes], **values: Any) -> Self:
+        """`from_checked(**values)` whose encoding is assembled from `parts` instead of
+        encoded again: `parts` maps each field the encoding holds (all but absent optional
+        ones) to the canonical encoding of its value in `values`, which the caller made
+        anyway (to measure a size, say). See `encode_from_parts`."""
+        obj = cls.from_checked(**values)
+        object.__setattr__(obj, "_encoding", encode_from_parts(cls, parts))
+        return obj
+
     def __reduce__(
         self,
     ) -> tuple[Callable[[type[Record], bytes], Record], tuple[type[Record], bytes]]:
@@ -146,6 +199,7 @@ def record(cls: type[R]) -> type[R]:
         raise TypeError(f"{cls.__name__}: put rules across fields in check_invariants()")
     hints = typing.get_type_hints(cls, include_extras=True)
     specs: list[FieldSpec] = []
+    defaults: dict[str, object] = {}
     for field in dataclasses.fields(typing.cast(Any, cls)):
         kinds = [
             item
@@ -158,6 +212,7 @@ def record(cls: type[R]) -> type[R]:
         if optional and field.default is not None:
             raise TypeError(f"{cls.__name__}.{field.name}: an Optional field defaults to None")
         specs.append(FieldSpec(name=field.name, kind=kinds[0], optional=optional))
+        defaults[field.name] = _field_default(field)
     specs.sort(key=lambda spec: map_key_order(spec.name))
     cls._codec_schema = Schema(
         record_name=cls.__name__,
@@ -166,8 +221,18 @@ def record(cls: type[R]) -> type[R]:
         required=frozenset(spec.name for spec in specs if not spec.optional),
         checks=tuple((spec.name, spec.kind.check) for spec in specs),
         converted=tuple(spec for spec in specs if not spec.kind.plain),
+        defaults=tuple((spec.name, defaults[spec.name]) for spec in specs),
+        keys=tuple((spec.name, cbor2.dumps(spec.name)) for spec in specs),
     )
     return cls
+
+
+def _field_default(field: dataclasses.Field[Any]) -> object:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        raise TypeError(f"{field.name}: record fields take plain (immutable) defaults")
+    return REQUIRED
 
 
 def _schema_of(cls: type[Record]) -> Schema:
@@ -207,6 +272,20 @@ def encode(obj: Record) -> bytes:
         encoding = cbor2.dumps(record_to_wire(obj), default=write_nested)
         object.__setattr__(obj, "_encoding", encoding)
     return encoding
+
+
+def encode_from_parts(cls: type[Record], parts: Mapping[str, bytes]) -> bytes:
+    """The canonical encoding of a `cls` record from its fields' value encodings (`parts`:
+    field name -> canonical encoding of its wire value; a field left out is not encoded).
+
+    A map's encoding is its head and then each key's encoding followed by its value's, keys
+    in canonical order (the schema's): byte for byte what `encode` writes for the same values
+    (tests/codec/test_codec_from_checked.py checks it), without a second encoding of values
+    the caller has encoded already."""
+    keys = _schema_of(cls).keys
+    get = parts.get
+    entries = [key + part for name, key in keys if (part := get(name)) is not None]
+    return encode_head(MAJOR_MAP, len(parts)) + b"".join(entries)
 
 
 def encode_without(obj: Record, *names: str) -> bytes:

@@ -8,24 +8,36 @@ JSON-RPC error on the query path) with the argument's name, never a raw exceptio
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeGuard
 
-from gongshi.codec import CborValue
+from gongshi.codec import CborValue, frozendict
 from gongshi.codec.cbor import describe
 from gongshi.execution.errors import InvalidArguments
 
+_NO_VALUES: Mapping[str, CborValue] = frozendict()
+
+
+def _is_map(value: object) -> TypeGuard[Mapping[str, CborValue]]:
+    # A frozen value's maps are frozendicts: test the type first, as isinstance against the
+    # Mapping ABC is slow for frozendict (its registration is never cached).
+    return type(value) is frozendict or isinstance(value, Mapping)
+
 
 class Args:
-    """The named arguments of one call."""
+    """The named arguments of one call.
+
+    Invariant: `value` is frozen (`freeze_value`'s output, as a decoded transaction's args
+    and the query path's are), so a map argument is a frozendict in canonical key order."""
 
     __slots__ = ("_method", "_values")
 
     def __init__(self, method: str, value: CborValue, accepted: frozenset[str]) -> None:
         if value is None:
-            value = {}
-        if not isinstance(value, Mapping):
+            value = _NO_VALUES
+        if not _is_map(value):
             raise InvalidArguments(f"{method}: args must be a map, got {describe(value)}")
-        unknown = sorted(name for name in value if name not in accepted)
-        if unknown:
+        if not accepted.issuperset(value):
+            unknown = sorted(name for name in value if name not in accepted)
             raise InvalidArguments(f"{method}: unknown argument {', '.join(unknown)}")
         self._method = method
         self._values: Mapping[str, CborValue] = value
@@ -83,7 +95,7 @@ class Args:
         """An optional map argument (an empty map when absent)."""
         value = self._get(name, required=False)
         if value is None:
-            return {}
-        if not isinstance(value, Mapping):
+            return _NO_VALUES
+        if not _is_map(value):
             raise self._fail(name, f"must be a map, got {describe(value)}")
         return value

@@ -7,11 +7,14 @@ so a contract can only touch its own keys, and every access is charged to the ca
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import cbor2
 
-from gongshi.codec import CborValue, Event
+from gongshi.codec import CborValue, Event, frozendict
+from gongshi.codec.cbor import ValueProblem, freeze_value
+from gongshi.codec.fields import IDENTIFIER
 from gongshi.codec.limits import RECEIPT_EVENTS_MAX
 from gongshi.crypto import Suite
 from gongshi.errors import InvariantViolation
@@ -19,6 +22,7 @@ from gongshi.execution.errors import ReturnValueTooLarge
 from gongshi.execution.gas import GasMeter, GasSchedule
 from gongshi.execution.identity_records import MemberIdentity
 from gongshi.execution.state import JournaledState, StateReader
+from gongshi.storage.schema import STATE_KEY_BYTES_MAX as KEY_MAX
 from gongshi.storage.schema import state_key
 
 
@@ -51,7 +55,7 @@ class ContractStorage:
     (on the query path and in transactions alike), and a write through it is a bug.
     """
 
-    __slots__ = ("_journal", "_meter", "_namespace", "_prices", "_state")
+    __slots__ = ("_journal", "_meter", "_namespace", "_prefix", "_prices", "_state")
 
     def __init__(
         self,
@@ -67,6 +71,9 @@ class ContractStorage:
         self._journal = journal
         self._meter = meter
         self._prices = prices
+        # `state_key(namespace, b"")`, known after the first key: a raw key is this prefix
+        # and the key (`state_key`'s layout), so the namespace is encoded once per call.
+        self._prefix: bytes | None = None
 
     @property
     def writable(self) -> bool:
@@ -81,18 +88,27 @@ class ContractStorage:
 
     def get(self, key: bytes) -> bytes | None:
         self._meter.charge(self._prices.state_read, "state read")
-        return self._state.get(state_key(self._namespace, key))
+        return self._state.get(self._raw_key(key))
 
     def set(self, key: bytes, value: bytes | None) -> None:
         """Write `value` under `key`; None deletes."""
         if self._journal is None:
             raise InvariantViolation(f"{self._namespace}: write through read-only storage")
-        raw_key = state_key(self._namespace, key)
+        raw_key = self._raw_key(key)
         size = len(raw_key) + (0 if value is None else len(value))
         self._meter.charge(
             self._prices.state_write + self._prices.state_write_byte * size, "state write"
         )
         self._journal.set(raw_key, value)
+
+    def _raw_key(self, key: bytes) -> bytes:
+        """`state_key(namespace, key)`; InvalidStateKey for a key it refuses."""
+        prefix = self._prefix
+        if prefix is not None and type(key) is bytes and len(prefix) + len(key) <= KEY_MAX:
+            return prefix + key
+        raw = state_key(self._namespace, key)
+        self._prefix = raw[: len(raw) - len(key)]
+        return raw
 
 
 class ReadCall:
@@ -132,12 +148,39 @@ class WriteCall(ReadCall):
         self.events: list[Event] = []
         self.events_bytes = 0  # encoded size of the events' fields, for the receipt bound
 
-    def emit(self, name: str, fields: dict[str, CborValue]) -> None:
+    def emit(self, name: str, fields: Mapping[str, CborValue]) -> None:
         """Emit event `name`; it reaches the receipt only if the call succeeds."""
         if len(self.events) >= RECEIPT_EVENTS_MAX:
             raise ReturnValueTooLarge(f"more than {RECEIPT_EVENTS_MAX} events")
-        event = Event(contract=self.contract, name=name, fields=fields)
-        size = len(cbor2.dumps(event.fields))  # frozen and in canonical order by now
+        event, size = _event(self.contract, name, fields)
         self.meter.charge(self.prices.event + self.prices.event_byte * size, "event")
         self.events.append(event)
         self.events_bytes += size
+
+
+def _event(contract: str, name: str, fields: Mapping[str, CborValue]) -> tuple[Event, int]:
+    """(`Event(contract=contract, name=name, fields=fields)`, the encoded size of its fields),
+    checking only `name` and `fields`: `contract` is the calling transaction's target, checked
+    when it was decoded. The fields are encoded once, for their size and the event's encoding
+    (the receipt and the commit reuse it). Anything the checks refuse goes through the
+    checked constructor, for its very error."""
+    try:
+        IDENTIFIER.check(name)
+        frozen = freeze_value(fields)
+    except ValueProblem:
+        return _checked_event(contract, name, fields)
+    if type(frozen) is not frozendict:  # not a map
+        return _checked_event(contract, name, fields)
+    encoded_fields = cbor2.dumps(frozen)  # frozen and in canonical order: its encoding
+    parts = {
+        "contract": cbor2.dumps(contract),
+        "name": cbor2.dumps(name),
+        "fields": encoded_fields,
+    }
+    event = Event.from_checked_parts(parts, contract=contract, name=name, fields=frozen)
+    return event, len(encoded_fields)
+
+
+def _checked_event(contract: str, name: str, fields: Mapping[str, CborValue]) -> tuple[Event, int]:
+    event = Event(contract=contract, name=name, fields=fields)
+    return event, len(cbor2.dumps(event.fields))

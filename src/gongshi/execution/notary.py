@@ -18,7 +18,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import cbor2
 
@@ -139,20 +139,31 @@ def register(call: WriteCall, args: Args) -> CborValue:
         )
     owner = call.sender.address
     sequence = _load_count(call, owner)
-    entry = NotaryRecord(
-        doc_hash=doc_hash,
-        owner=owner,
-        sequence=sequence,
-        height=call.block.height,
-        tx_hash=call.tx_hash,
-        timestamp_ms=call.block.timestamp_ms,
-        metadata=metadata,
-        locator=locator,
-    )
+    fields: dict[str, Any] = {
+        "doc_hash": doc_hash,
+        "owner": owner,
+        "sequence": sequence,
+        "height": call.block.height,
+        "tx_hash": call.tx_hash,
+        "timestamp_ms": call.block.timestamp_ms,
+        "metadata": metadata,
+        "locator": locator,
+    }
+    # Every field is checked already: the arguments above (`args` is frozen, so `metadata` is
+    # a canonical frozendict), the sender's address, the header's fields, the admitted
+    # transaction's hash. Any other map means a caller broke `Args`' invariant: check it all.
+    if type(metadata) is frozendict:
+        entry = NotaryRecord.from_checked(**fields)
+    else:
+        entry = NotaryRecord(**fields)
     call.storage.set(record_key(doc_hash), entry.encode())
     call.storage.set(index_key(owner, sequence), doc_hash)
     call.storage.set(count_key(owner), _U64.pack(sequence + 1))
-    call.emit("Registered", {"owner": owner, "doc_hash": doc_hash, "sequence": sequence})
+    # Built frozen, in canonical key order, so the event takes it as it is.
+    event: Mapping[str, CborValue] = frozendict(
+        {"owner": owner, "doc_hash": doc_hash, "sequence": sequence}
+    )
+    call.emit("Registered", event)
     # Keys in canonical order (shorter first), so the receipt need not re-sort them.
     return frozendict({"owner": owner, "sequence": sequence})
 

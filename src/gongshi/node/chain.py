@@ -16,6 +16,7 @@ against the set of that epoch.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ from gongshi.errors import GongshiError, InvariantViolation
 from gongshi.execution import (
     BlockContext,
     BlockLimits,
+    CachedIdentityReader,
     ExecutionEnvironment,
     ParallelMap,
     PreparedTransaction,
@@ -52,6 +54,7 @@ from gongshi.execution import (
 )
 from gongshi.execution.errors import InvalidBlock, NonceOutOfOrder
 from gongshi.execution.governance_state import chain_params_at, validator_set_change
+from gongshi.execution.identities import RESOLUTION_NAMESPACES, IdentityReader
 from gongshi.mempool.admission import VerifiedSignatures
 from gongshi.merkle.state_tree import StateTree, TreeUpdate
 from gongshi.node.errors import EpochMismatch, GenesisMismatch, NotAValidator, UnknownParent
@@ -64,12 +67,42 @@ from gongshi.node.reconfig import (
     validator_set,
 )
 from gongshi.node.wire import ProposalPayload
-from gongshi.storage import Ledger, receipts_root, tx_root
+from gongshi.storage import Ledger, receipts_root, state_key, tx_root
 from gongshi.storage.block_record import BlockDigests
+from gongshi.storage.roots import (
+    receipt_leaf_hashes,
+    receipts_root_of_leaves,
+    tx_leaf_hashes,
+    tx_root_of_leaves,
+)
 
 logger = logging.getLogger(__name__)
 
 GENESIS_EPOCH = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockRoots:
+    """A block's tx and receipts roots with the leaf hashes they were computed from."""
+
+    tx_leaves: tuple[bytes, ...]
+    tx_root: bytes
+    receipt_leaves: tuple[bytes, ...]
+    receipts_root: bytes
+
+    @classmethod
+    def compute(
+        cls, suite: Suite, tx_hashes: Sequence[bytes], receipt_encodings: Sequence[bytes]
+    ) -> BlockRoots:
+        hash_fn = suite.hash
+        tx_leaves = tuple(tx_leaf_hashes(hash_fn, tx_hashes))
+        receipt_leaves = tuple(receipt_leaf_hashes(hash_fn, receipt_encodings))
+        return cls(
+            tx_leaves=tx_leaves,
+            tx_root=tx_root_of_leaves(hash_fn, tx_leaves),
+            receipt_leaves=receipt_leaves,
+            receipts_root=receipts_root_of_leaves(hash_fn, receipt_leaves),
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,16 +118,21 @@ class ExecutedBlock:
     next_nonces: dict[bytes, int]
     # The receipts' canonical encodings (for the receipts root, and the commit reuses them).
     receipt_encodings: tuple[bytes, ...]
+    # The leaf hashes of the header's two RFC 6962 trees (the commit derives the roots from
+    # them again instead of hashing every leaf again).
+    roots: BlockRoots
     # The validator-set change this block announces to consensus, if any.
     change: ValidatorSetChange | None = None
 
     def digests(self) -> BlockDigests:
         """What the ledger's commit needs and this node computed already (hashes at
-        admission, receipt encodings at execution)."""
+        admission, receipt encodings and leaf hashes at execution)."""
         return BlockDigests(
             tx_hashes=tuple(p.tx_hash for p in self.prepared),
             sender_addresses=tuple(p.sender_address for p in self.prepared),
             receipt_encodings=self.receipt_encodings,
+            tx_leaf_hashes=self.roots.tx_leaves,
+            receipt_leaf_hashes=self.roots.receipt_leaves,
         )
 
     @property
@@ -123,6 +161,21 @@ def consensus_block_of(header: BlockHeader, tx_hashes: Sequence[bytes], suite: S
         payload=payload.encode(),
         block_hash=header.hash(suite),
     )
+
+
+# Raw-key prefixes of the namespaces a sender's identity is read from.
+_RESOLUTION_PREFIXES = tuple(state_key(namespace, b"") for namespace in RESOLUTION_NAMESPACES)
+
+
+def _writes_resolution_state(writes: dict[bytes, bytes | None]) -> bool:
+    """Whether `writes` (a block's) touch a namespace identities are read from: a binary
+    search per namespace in the sorted keys (already in order: `BlockResult.state_writes`)."""
+    keys = sorted(writes)
+    for prefix in _RESOLUTION_PREFIXES:
+        at = bisect.bisect_left(keys, prefix)
+        if at < len(keys) and keys[at].startswith(prefix):
+            return True
+    return False
 
 
 def genesis_certificate(block_hash: bytes) -> QuorumCertificate:
@@ -163,6 +216,9 @@ class Chain:
             suite=suite, limits=BlockLimits.from_params(genesis.params)
         )
         self.verifier = SuiteVerifier(suite)
+        # Sender identities at the committed head, kept across blocks until one writes what
+        # they are read from: execution resolves the same senders block after block.
+        self.committed_identities = CachedIdentityReader(ledger, suite)
         self.executed: dict[bytes, ExecutedBlock] = {}
         self.genesis_hash = self._ensure_genesis()
 
@@ -277,6 +333,13 @@ class Chain:
             return ancestors[0].header
         return self.ledger.get_header(self.committed_height)
 
+    def _identities(self, state: OverlayState, ancestors: list[ExecutedBlock]) -> IdentityReader:
+        """Sender identities in `state` (the committed state under `ancestors`' writes): the
+        committed head's cached answers unless an ancestor wrote what they are read from."""
+        if any(_writes_resolution_state(a.writes) for a in ancestors):
+            return StateIdentityReader(state, self.suite)
+        return self.committed_identities
+
     # --- parameters and epochs --------------------------------------------------------------
 
     def _block_rules(
@@ -321,7 +384,7 @@ class Chain:
             environment=environment,
             state=state,
             nonces=nonces,
-            identities=StateIdentityReader(state, self.suite),
+            identities=self._identities(state, ancestors),
         )
         tree = StateTree(
             OverlayNodes(self.ledger, [a.update.new_nodes for a in ancestors]), self.suite.hash
@@ -366,7 +429,7 @@ class Chain:
             context=context,
             limits=environment.limits,
             nonces=OverlayNonces(self.ledger, [a.next_nonces for a in ancestors]),
-            identities=StateIdentityReader(state, self.suite),
+            identities=self._identities(state, ancestors),
         )
         receipts, writes, update, next_nonces = self._execute(
             context, ancestors, body.transactions, environment
@@ -406,13 +469,13 @@ class Chain:
         next_nonces: dict[bytes, int],
         change: ValidatorSetChange | None,
     ) -> ExecutedBlock:
-        hash_fn = self.suite.hash
         receipt_encodings = tuple(encode(r) for r in receipts)
+        roots = BlockRoots.compute(self.suite, [p.tx_hash for p in transactions], receipt_encodings)
         header = BlockHeader(
             height=context.height,
             parent_hash=parent_hash,
-            tx_root=tx_root(hash_fn, [p.tx_hash for p in transactions]),
-            receipts_root=receipts_root(hash_fn, receipt_encodings),
+            tx_root=roots.tx_root,
+            receipts_root=roots.receipts_root,
             state_root=update.root_hash,
             timestamp_ms=context.timestamp_ms,
             proposer=context.proposer,
@@ -429,6 +492,7 @@ class Chain:
             update=update,
             next_nonces=next_nonces,
             receipt_encodings=receipt_encodings,
+            roots=roots,
             change=change,
         )
         self.executed[executed.block_hash] = executed
@@ -476,7 +540,8 @@ class Chain:
         parent = self._parent_header(ancestors)
         if header.timestamp_ms < parent.timestamp_ms:
             return "timestamp before the parent's"
-        if tx_root(self.suite.hash, payload.tx_hashes) != header.tx_root:
+        tx_leaves = tuple(tx_leaf_hashes(self.suite.hash, payload.tx_hashes))
+        if tx_root_of_leaves(self.suite.hash, tx_leaves) != header.tx_root:
             return "tx root mismatch"
         context = BlockContext(
             chain_id=self.chain_id,
@@ -488,6 +553,13 @@ class Chain:
             context, ancestors, transactions, environment
         )
         receipt_encodings = tuple(encode(r) for r in receipts)
+        receipt_leaves = tuple(receipt_leaf_hashes(self.suite.hash, receipt_encodings))
+        roots = BlockRoots(
+            tx_leaves=tx_leaves,
+            tx_root=header.tx_root,
+            receipt_leaves=receipt_leaves,
+            receipts_root=receipts_root_of_leaves(self.suite.hash, receipt_leaves),
+        )
         executed = ExecutedBlock(
             block=LedgerBlock(header=header, transactions=tuple(p.tx for p in transactions)),
             block_hash=block.block_hash,
@@ -497,9 +569,10 @@ class Chain:
             update=update,
             next_nonces=next_nonces,
             receipt_encodings=receipt_encodings,
+            roots=roots,
             change=self._change_after(header.height, ancestors, writes),
         )
-        if receipts_root(self.suite.hash, receipt_encodings) != header.receipts_root:
+        if roots.receipts_root != header.receipts_root:
             return "receipts root mismatch"
         if update.root_hash != header.state_root:
             return "state root mismatch"

@@ -1,0 +1,162 @@
+"""`Record.from_checked`: the unchecked constructor for values that passed their kinds makes
+the very record (equal, same encoding, same hash) the checked constructor makes."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import cbor2
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gongshi.codec import (
+    Block,
+    BlockHeader,
+    Event,
+    Receipt,
+    ReceiptStatus,
+    Record,
+    Transaction,
+    decode,
+    encode,
+)
+from gongshi.codec.cbor import MAJOR_ARRAY, MAJOR_MAP, encode_head
+from gongshi.codec.errors import InvalidField
+from gongshi.codec.record import encode_from_parts, record_to_wire, write_nested
+from gongshi.crypto import get_suite
+
+UINT64 = st.integers(0, 2**64 - 1) | st.sampled_from([0, 23, 24, 2**32, 2**64 - 1])
+HASHES = st.binary(min_size=32, max_size=32)
+IDENTIFIERS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,63}", fullmatch=True)
+CONTRACTS = st.from_regex(r"[a-z][a-z0-9_]{0,63}", fullmatch=True)
+_SCALAR = st.none() | st.booleans() | st.integers(-(2**64), 2**64 - 1) | st.text(max_size=12)
+VALUES = st.recursive(
+    _SCALAR | st.binary(max_size=24),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=10,
+)
+FIELD_MAPS = st.dictionaries(st.text(max_size=8), VALUES, max_size=4)
+
+
+@st.composite
+def events(draw: st.DrawFn) -> Event:
+    return Event(contract=draw(CONTRACTS), name=draw(IDENTIFIERS), fields=draw(FIELD_MAPS))
+
+
+@st.composite
+def receipts(draw: st.DrawFn) -> Receipt:
+    status = draw(st.sampled_from(ReceiptStatus))
+    return Receipt(
+        tx_hash=draw(HASHES),
+        status=status,
+        gas_used=draw(UINT64),
+        return_value=draw(VALUES),
+        error="" if status is ReceiptStatus.SUCCESS else draw(st.text(max_size=30)),
+        events=tuple(draw(st.lists(events(), max_size=3))),
+    )
+
+
+@st.composite
+def transactions(draw: st.DrawFn) -> Transaction:
+    return Transaction(
+        chain_id="gongshi-test",
+        nonce=draw(UINT64),
+        sender=draw(st.binary(min_size=32, max_size=32)),
+        target=draw(CONTRACTS),
+        method=draw(IDENTIFIERS),
+        args=draw(VALUES),
+        gas_limit=draw(UINT64),
+        expiry_height=draw(UINT64),
+        private_ref=draw(st.none() | HASHES),
+    )
+
+
+def field_values(obj: Record, *, omit_defaults: bool) -> dict[str, object]:
+    values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}  # type: ignore[arg-type]
+    if omit_defaults:
+        defaults = {f.name: f.default for f in dataclasses.fields(obj)}  # type: ignore[arg-type]
+        values = {name: v for name, v in values.items() if v is not defaults[name]}
+    return values
+
+
+@settings(max_examples=150, deadline=None)
+@given(obj=st.one_of(events(), receipts(), transactions()), omit_defaults=st.booleans())
+def test_from_checked_makes_the_checked_record(obj: Record, omit_defaults: bool) -> None:
+    copy = type(obj).from_checked(**field_values(obj, omit_defaults=omit_defaults))
+    assert copy == obj and copy is not obj
+    assert encode(copy) == encode(obj)
+    assert decode(type(obj), encode(copy)) == obj
+    suite = get_suite("intl")
+    if isinstance(obj, Receipt | Transaction):
+        assert copy.hash(suite) == obj.hash(suite)
+
+
+def test_from_checked_nests_records_as_the_checked_constructor_does() -> None:
+    header = BlockHeader(
+        height=3,
+        parent_hash=bytes(32),
+        tx_root=bytes(32),
+        receipts_root=bytes(32),
+        state_root=bytes(32),
+        timestamp_ms=1,
+        proposer=bytes(32),
+        round=0,
+        config_version=0,
+    )
+    block = Block(header=header, transactions=())
+    assert Block.from_checked(header=header, transactions=()) == block
+    assert encode(Block.from_checked(header=header, transactions=())) == encode(block)
+
+
+def test_from_checked_still_checks_invariants() -> None:
+    with pytest.raises(InvalidField, match="must be empty when status is SUCCESS"):
+        Receipt.from_checked(
+            tx_hash=bytes(32), status=ReceiptStatus.SUCCESS, gas_used=1, error="no"
+        )
+
+
+def test_from_checked_refuses_missing_and_unknown_fields() -> None:
+    with pytest.raises(TypeError, match="missing field 'gas_used'"):
+        Receipt.from_checked(tx_hash=bytes(32), status=ReceiptStatus.SUCCESS)
+    with pytest.raises(TypeError, match="unknown fields \\['colour'\\]"):
+        Receipt.from_checked(
+            tx_hash=bytes(32), status=ReceiptStatus.SUCCESS, gas_used=1, colour="red"
+        )
+
+
+def parts_of(obj: Record) -> dict[str, bytes]:
+    """Each encoded field's value encoding, as a caller of `from_checked_parts` makes them."""
+    return {
+        name: cbor2.dumps(value, default=write_nested)
+        for name, value in record_to_wire(obj).items()
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(obj=st.one_of(events(), receipts(), transactions()))
+def test_from_checked_parts_is_the_checked_record_and_its_encoding(obj: Record) -> None:
+    parts = parts_of(obj)
+    assert encode_from_parts(type(obj), parts) == encode(obj)
+    copy = type(obj).from_checked_parts(parts, **field_values(obj, omit_defaults=False))
+    assert copy == obj
+    assert encode(copy) == encode(obj)
+    assert decode(type(obj), encode(copy)) == obj
+
+
+@given(
+    major=st.sampled_from([MAJOR_ARRAY, MAJOR_MAP]),
+    length=st.integers(0, 2**64 - 1)
+    | st.sampled_from([0, 23, 24, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**64 - 1]),
+)
+def test_encode_head_is_cbor2s_head(major: int, length: int) -> None:
+    out = io.BytesIO()
+    cbor2.CBOREncoder(out).encode_length(major, length)
+    assert encode_head(major, length) == out.getvalue()
+
+
+def test_encode_head_refuses_lengths_cbor_cannot_state() -> None:
+    for length in (-1, 2**64):
+        with pytest.raises(ValueError, match="CBOR length"):
+            encode_head(MAJOR_ARRAY, length)
