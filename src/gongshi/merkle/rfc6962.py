@@ -71,6 +71,14 @@ def merkle_root(hash_fn: HashFn, leaves: Iterable[bytes]) -> bytes:
     return MerkleTree(hash_fn, leaves).root
 
 
+def merkle_root_of_leaf_hashes(hash_fn: HashFn, leaf_hashes: Sequence[bytes]) -> bytes:
+    """The tree hash over leaves already hashed with `hash_leaf` (computed by the caller, so
+    not checked, unlike `MerkleTree.from_leaf_hashes`)."""
+    if not leaf_hashes:
+        return hash_fn(b"")
+    return _build_levels(hash_fn, list(leaf_hashes))[-1][0]
+
+
 def largest_power_of_two_below(size: int) -> int:
     """The RFC's split point k: the largest power of two strictly below `size` (size >= 2)."""
     return 1 << ((size - 1).bit_length() - 1)

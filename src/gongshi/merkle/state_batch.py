@@ -25,12 +25,14 @@ from gongshi.merkle.errors import MissingNode
 from gongshi.merkle.state_nodes import (
     BYTE,
     HASH_SIZE,
+    HASH_SPLITTERS,
     INTERNAL_DOMAIN,
     LEAF_DOMAIN,
     LEAF_SIZE,
     PATH_NIBBLES,
     TAG_INTERNAL,
     TAG_LEAF,
+    VERSION_SPLITTERS,
     HashFn,
     check_node,
     child_node_key,
@@ -242,48 +244,44 @@ class Batch:
         versions_blob: bytes,
         changes: list[tuple[int, Child | None]],
     ) -> Result:
-        """Lay out a node whose children `changes` replaced, added or removed (None)."""
-        hashes: list[bytes | None] = [None] * 16
-        versions: list[bytes] = [b""] * 16
-        leaves: list[bytes | None] = [None] * 16  # encodings of new leaf children
-        position = 0
-        for child in range(16):
-            if bitmap >> child & 1:
-                hashes[child] = hashes_blob[HASH_SIZE * position : HASH_SIZE * (position + 1)]
-                versions[child] = versions_blob[8 * position : 8 * position + 8]
-                position += 1
+        """Lay out a node whose children `changes` (ascending) replaced, added or removed
+        (None). Works on the present children only: a node usually has few changes."""
+        count = bitmap.bit_count()
+        hashes = list(HASH_SPLITTERS[count].unpack(hashes_blob))
+        versions = list(VERSION_SPLITTERS[count].unpack(versions_blob))
+        new_leaves: list[tuple[int, bytes]] = []  # (child, encoding) of new leaf children
         version_prefix = self.version_prefix
         for child, replacement in changes:
             bit = 1 << child
-            if replacement is None:
-                hashes[child] = None
+            position = (bitmap & (bit - 1)).bit_count()  # against the bitmap updated so far
+            if replacement is None:  # only a present child can be removed
+                del hashes[position], versions[position]
                 bitmap &= ~bit
                 leaf_bitmap &= ~bit
                 continue
-            hashes[child], leaves[child] = replacement
-            versions[child] = version_prefix
-            bitmap |= bit
+            if bitmap & bit:
+                hashes[position] = replacement[0]
+                versions[position] = version_prefix
+            else:
+                hashes.insert(position, replacement[0])
+                versions.insert(position, version_prefix)
+                bitmap |= bit
             if replacement[1] is None:
                 leaf_bitmap &= ~bit
             else:
                 leaf_bitmap |= bit
+                new_leaves.append((child, replacement[1]))
         if bitmap == 0:
             return None
         if bitmap.bit_count() == 1 and leaf_bitmap:
             child = bitmap.bit_length() - 1
-            return self.rise_single_leaf(depth, lo, child, hashes, versions, leaves)
-        new_nodes = self.new_nodes
-        for leaf in leaves:
-            if leaf is not None:
-                new_nodes[node_key(version_prefix, depth + 1, leaf[1:33])] = leaf
-        present = [child for child in range(16) if bitmap >> child & 1]
+            new_leaf = new_leaves[0][1] if new_leaves else None
+            return self.rise_single_leaf(depth, lo, child, hashes[0], versions[0], new_leaf)
+        new_nodes, child_depth = self.new_nodes, depth + 1
+        for _, leaf in new_leaves:
+            new_nodes[node_key(version_prefix, child_depth, leaf[1:33])] = leaf
         return self.write_internal(
-            depth,
-            self.keys[lo],
-            bitmap,
-            leaf_bitmap,
-            b"".join([hashes[child] or b"" for child in present]),
-            b"".join([versions[child] for child in present]),
+            depth, self.keys[lo], bitmap, leaf_bitmap, b"".join(hashes), b"".join(versions)
         )
 
     def rise_single_leaf(
@@ -291,22 +289,20 @@ class Batch:
         depth: int,
         lo: int,
         child: int,
-        hashes: list[bytes | None],
-        versions: list[bytes],
-        leaves: list[bytes | None],
+        child_hash: bytes,
+        child_version: bytes,
+        new_leaf: bytes | None,
     ) -> Child:
         """A node left with one leaf child is replaced by that leaf (canonical shape)."""
-        leaf = leaves[child]
-        child_hash = hashes[child]
-        assert child_hash is not None
-        if leaf is None:  # an untouched leaf: read it, it moves up and its old place goes stale
-            key = child_node_key(versions[child], depth, self.keys[lo], child)
-            stored = self.get_node(key)
-            if stored is None or len(stored) != LEAF_SIZE:
-                raise MissingNode(f"state tree leaf {key.hex()} is missing")
-            self.stale_nodes.append((self.version, key))
-            leaf = stored
-        return child_hash, leaf
+        if new_leaf is not None:
+            return child_hash, new_leaf
+        # An untouched leaf: read it, it moves up and its old place goes stale.
+        key = child_node_key(child_version, depth, self.keys[lo], child)
+        stored = self.get_node(key)
+        if stored is None or len(stored) != LEAF_SIZE:
+            raise MissingNode(f"state tree leaf {key.hex()} is missing")
+        self.stale_nodes.append((self.version, key))
+        return child_hash, stored
 
     def build_range(self, depth: int, lo: int, hi: int) -> Result:
         """A subtree where none existed, from the writes in [lo, hi) (deletes are no-ops)."""
@@ -338,20 +334,23 @@ class Batch:
         index = depth >> 1
         bitmap = leaf_bitmap = 0
         hashes: list[bytes] = []
-        version_prefix = self.version_prefix
+        version_prefix, hash_fn = self.version_prefix, self.hash_fn
         start = 0
         while start < len(pairs):
             child = pairs[start][0][index] >> shift & 15
             end = start + 1
             while end < len(pairs) and pairs[end][0][index] >> shift & 15 == child:
                 end += 1
-            built = self.build_pairs(depth + 1, pairs[start:end])
-            assert built is not None, "a non-empty group builds a node"
             bitmap |= 1 << child
-            if built[1] is not None:
+            if end - start == 1:  # a lone key is a leaf: built here, without a call
+                key, value = pairs[start]
                 leaf_bitmap |= 1 << child
-                self.new_nodes[node_key(version_prefix, depth + 1, built[1][1:33])] = built[1]
-            hashes.append(built[0])
+                self.new_nodes[node_key(version_prefix, depth + 1, key)] = b"\x01" + key + value
+                hashes.append(hash_fn(LEAF_DOMAIN + key + value))
+            else:
+                built = self.build_pairs(depth + 1, pairs[start:end])
+                assert built is not None and built[1] is None, "two or more keys: internal"
+                hashes.append(built[0])
             start = end
         count = len(hashes)
         return self.write_internal(

@@ -21,6 +21,7 @@ path, packed two per byte with a zero low nibble when `depth` is odd.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 
 from gongshi.merkle.errors import CorruptNode
@@ -42,6 +43,9 @@ INTERNAL_HEADER_SIZE = 5
 CHILD_SIZE = HASH_SIZE + 8  # Invariant: each child costs its hash plus its version.
 
 BYTE = tuple(bytes((value,)) for value in range(256))
+# By child count: split an internal node's child hashes (versions) into a tuple in one call.
+HASH_SPLITTERS = tuple(struct.Struct("32s" * count) for count in range(17))
+VERSION_SPLITTERS = tuple(struct.Struct("8s" * count) for count in range(17))
 
 
 def version_bytes(version: int) -> bytes:

@@ -52,20 +52,21 @@ class OverlayNonces:
 
 class OverlayNodes:
     """The state tree's `NodeReader`: ancestors' new tree nodes over the persisted ones, so a
-    version whose nodes are not persisted yet can be the base of the next one."""
+    version whose nodes are not persisted yet can be the base of the next one. The ledger's
+    nodes of the last committed versions come from memory (`Ledger.recent_nodes`)."""
 
-    __slots__ = ("_layers", "_store")
+    __slots__ = ("_layers", "_read_stored")
 
     def __init__(self, ledger: Ledger, layers: Sequence[Mapping[bytes, bytes]]) -> None:
-        self._store = StoreNodeReader(ledger.store)
-        self._layers = tuple(layers)
+        self._read_stored = StoreNodeReader(ledger.store).get_node
+        self._layers = (*layers, ledger.recent_nodes)
 
     def get_node(self, node_key: bytes) -> bytes | None:
         for layer in self._layers:
             node = layer.get(node_key)
             if node is not None:
                 return node
-        return self._store.get_node(node_key)
+        return self._read_stored(node_key)
 
 
 class LatestState:

@@ -8,9 +8,11 @@ record in a write batch. Both are pure; the ledger does the I/O.
 
 A committer that already knows a block's transaction hashes, senders' addresses and receipt
 encodings (the node: hashed at admission, encoded for the receipts root) passes them as
-`BlockDigests`, so a commit does not hash every transaction again. They are trusted to
-belong to the block's transactions (the committer computed them from those); the roots are
-still checked against the header.
+`BlockDigests`, so a commit does not hash every transaction again; with the RFC 6962 leaf
+hashes of both trees too (the node: computed for the header's roots), it does not hash the
+leaves again either. They are trusted to belong to the block's transactions and receipts
+(the committer computed them from those); the roots are still derived from them and checked
+against the header.
 """
 
 from __future__ import annotations
@@ -24,14 +26,20 @@ from gongshi.crypto.suite import Suite
 from gongshi.errors import InvariantViolation
 from gongshi.storage.errors import CertificateTooLarge
 from gongshi.storage.kv import Batch
-from gongshi.storage.roots import receipt_leaf_hashes, receipts_root, tx_root
+from gongshi.storage.roots import (
+    receipt_leaf_hashes,
+    receipts_root_of_leaves,
+    tx_leaf_hashes,
+    tx_root_of_leaves,
+)
 from gongshi.storage.schema import (
     KeySpace,
     MetaKey,
+    block_positions,
     encode_u64,
-    event_key,
+    event_position_suffix,
+    event_prefix,
     height_key,
-    position_key,
 )
 
 
@@ -64,6 +72,10 @@ class BlockDigests:
     tx_hashes: tuple[bytes, ...]
     sender_addresses: tuple[bytes, ...]
     receipt_encodings: tuple[bytes, ...]
+    # `roots.tx_leaf_hashes` of `tx_hashes` and `roots.receipt_leaf_hashes` of
+    # `receipt_encodings`, if known (None: the commit computes them).
+    tx_leaf_hashes: tuple[bytes, ...] | None = None
+    receipt_leaf_hashes: tuple[bytes, ...] | None = None
 
 
 def prepare_block(
@@ -89,6 +101,8 @@ def prepare_block(
         raise InvariantViolation(
             f"block {height}: {len(receipts)} receipts for {len(transactions)} transactions"
         )
+    tx_leaves: Sequence[bytes] | None = None
+    leaf_hashes: Sequence[bytes] | None = None
     if digests is None:
         tx_hashes = tuple(tx.hash(suite) for tx in transactions)
         senders = tuple(suite.address(tx.sender) for tx in transactions)
@@ -98,12 +112,18 @@ def prepare_block(
         tx_hashes = digests.tx_hashes
         senders = digests.sender_addresses
         receipt_encodings = digests.receipt_encodings
+        tx_leaves = digests.tx_leaf_hashes
+        leaf_hashes = digests.receipt_leaf_hashes
     for index, (tx_hash, receipt) in enumerate(zip(tx_hashes, receipts, strict=True)):
         if receipt.tx_hash != tx_hash:
             raise InvariantViolation(
                 f"block {height}: receipt {index} is not for transaction {index}"
             )
-    check_roots(suite, header, tx_hashes, receipt_encodings)
+    if tx_leaves is None:
+        tx_leaves = tx_leaf_hashes(suite.hash, tx_hashes)
+    if leaf_hashes is None:
+        leaf_hashes = receipt_leaf_hashes(suite.hash, receipt_encodings)
+    check_roots(suite, header, tx_leaves, leaf_hashes)
     next_nonces: dict[bytes, int] = {}
     for tx, address in zip(transactions, senders, strict=True):
         next_nonces[address] = max(next_nonces.get(address, 0), tx.nonce + 1)
@@ -115,7 +135,7 @@ def prepare_block(
         tx_encodings=tuple(encode(tx) for tx in transactions),
         tx_hashes=tx_hashes,
         receipt_encodings=receipt_encodings,
-        receipt_leaf_hashes=tuple(receipt_leaf_hashes(suite.hash, receipt_encodings)),
+        receipt_leaf_hashes=tuple(leaf_hashes),
         events=_event_entries(height, receipts),
         next_nonces=next_nonces,
         certificate=certificate,
@@ -123,12 +143,18 @@ def prepare_block(
 
 
 def _check_digest_counts(height: int, count: int, digests: BlockDigests) -> None:
-    lengths = (
-        len(digests.tx_hashes),
-        len(digests.sender_addresses),
-        len(digests.receipt_encodings),
+    lengths = tuple(
+        len(part)
+        for part in (
+            digests.tx_hashes,
+            digests.sender_addresses,
+            digests.receipt_encodings,
+            digests.tx_leaf_hashes,
+            digests.receipt_leaf_hashes,
+        )
+        if part is not None
     )
-    if lengths != (count, count, count):
+    if any(length != count for length in lengths):
         raise InvariantViolation(
             f"block {height}: digests of {lengths} items for {count} transactions"
         )
@@ -137,17 +163,19 @@ def _check_digest_counts(height: int, count: int, digests: BlockDigests) -> None
 def check_roots(
     suite: Suite,
     header: BlockHeader,
-    tx_hashes: Sequence[bytes],
-    receipt_encodings: Sequence[bytes],
+    tx_leaf_hashes: Sequence[bytes],
+    receipt_leaf_hashes: Sequence[bytes],
 ) -> None:
-    """Raise InvariantViolation unless the header's tx and receipts roots recompute."""
-    computed = tx_root(suite.hash, tx_hashes)
+    """Raise InvariantViolation unless the header's tx and receipts roots recompute from
+    the leaf hashes of both trees (`roots.tx_leaf_hashes` of the transactions' hashes,
+    `roots.receipt_leaf_hashes` of the receipts' encodings)."""
+    computed = tx_root_of_leaves(suite.hash, tx_leaf_hashes)
     if computed != header.tx_root:
         raise InvariantViolation(
             f"block {header.height}: tx root {computed.hex()} does not match the header's "
             f"{header.tx_root.hex()}"
         )
-    computed = receipts_root(suite.hash, receipt_encodings)
+    computed = receipts_root_of_leaves(suite.hash, receipt_leaf_hashes)
     if computed != header.receipts_root:
         raise InvariantViolation(
             f"block {header.height}: receipts root {computed.hex()} does not match the "
@@ -156,10 +184,16 @@ def check_roots(
 
 
 def _event_entries(height: int, receipts: Sequence[Receipt]) -> tuple[tuple[bytes, bytes], ...]:
+    # A block's events come from a few (contract, name) pairs: encode each key prefix once.
+    prefixes: dict[tuple[str, str], bytes] = {}
     entries = []
     for tx_index, receipt in enumerate(receipts):
         for event_index, event in enumerate(receipt.events):
-            key = event_key(event.contract, event.name, height, tx_index, event_index)
+            names = (event.contract, event.name)
+            prefix = prefixes.get(names)
+            if prefix is None:
+                prefix = prefixes[names] = event_prefix(*names)
+            key = prefix + event_position_suffix(height, tx_index, event_index)
             entries.append((key, encode(event)))
     return tuple(entries)
 
@@ -179,15 +213,11 @@ def fill_block_batch(batch: Batch, record: BlockRecord, stored_nonces: Mapping[b
         key,
         b"".join(record.tx_hashes) + b"".join(record.receipt_leaf_hashes),
     )
-    for index, (tx_hash, tx_bytes, receipt_bytes) in enumerate(
-        zip(record.tx_hashes, record.tx_encodings, record.receipt_encodings, strict=True)
-    ):
-        position = position_key(height, index)
-        put(KeySpace.TXS, position, tx_bytes)
-        put(KeySpace.RECEIPTS, position, receipt_bytes)
-        put(KeySpace.TX_INDEX, tx_hash, position)
-    for event_entry_key, event_bytes in record.events:
-        put(KeySpace.EVENTS, event_entry_key, event_bytes)
+    positions = block_positions(height, len(record.tx_hashes))
+    batch.put_many(KeySpace.TXS, zip(positions, record.tx_encodings, strict=True))
+    batch.put_many(KeySpace.RECEIPTS, zip(positions, record.receipt_encodings, strict=True))
+    batch.put_many(KeySpace.TX_INDEX, zip(record.tx_hashes, positions, strict=True))
+    batch.put_many(KeySpace.EVENTS, record.events)
     for address, next_nonce in record.next_nonces.items():
         put(KeySpace.NONCES, address, encode_u64(max(next_nonce, stored_nonces.get(address, 0))))
     put(KeySpace.META, MetaKey.COMMITTED_HEIGHT, key)

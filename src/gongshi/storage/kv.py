@@ -9,7 +9,7 @@ Keys and values are `bytes`; keys within a key space sort bytewise (memcmp), as 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from gongshi.storage.schema import KeySpace
@@ -19,6 +19,11 @@ class Batch(Protocol):
     """A write batch under construction: nothing is visible until `KVStore.write(batch)`."""
 
     def put(self, space: KeySpace, key: bytes, value: bytes) -> None: ...
+
+    def put_many(self, space: KeySpace, entries: Iterable[tuple[bytes, bytes]]) -> None:
+        """`put` of each (key, value) in `entries`, in order (one call for a block's entries
+        of one key space: a commit puts thousands)."""
+        ...
 
     def delete(self, space: KeySpace, key: bytes) -> None: ...
 
@@ -31,6 +36,11 @@ class KVStore(Protocol):
     """An ordered key-value store with key spaces and atomic batches."""
 
     def get(self, space: KeySpace, key: bytes) -> bytes | None: ...
+
+    def point_reader(self, space: KeySpace) -> Callable[[bytes], bytes | None]:
+        """`get` in `space` as one function, without the per-call checks, for hot loops (the
+        state tree reads a few nodes per write). Use it while the store is open only."""
+        ...
 
     def scan(
         self,

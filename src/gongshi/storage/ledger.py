@@ -46,6 +46,7 @@ from gongshi.storage.schema import (
     state_key,
 )
 from gongshi.storage.state import (
+    RecentNodes,
     StoreNodeReader,
     fill_state_batch,
     fill_state_head_upgrade,
@@ -101,8 +102,9 @@ class _Prepared:
     """A state root computed ahead of commit (by the proposer), reused if the writes match."""
 
     height: int
-    writes: dict[bytes, bytes | None]
+    writes: dict[bytes, bytes | None]  # the checked copy of `source`
     update: TreeUpdate
+    source: Mapping[bytes, bytes | None]  # the caller's writes, as given
 
 
 class Ledger:
@@ -113,6 +115,7 @@ class Ledger:
         self._suite = suite
         self._config = config or LedgerConfig()
         self._tree = StateTree(StoreNodeReader(store), suite.hash)
+        self._recent_nodes = RecentNodes()
         self._lock = threading.Lock()
         self._closed = False
         self._prepared: _Prepared | None = None
@@ -195,6 +198,13 @@ class Ledger:
         """State at heights below this is pruned (0: full history)."""
         return self._state_pruned_below
 
+    @property
+    def recent_nodes(self) -> Mapping[bytes, bytes]:
+        """State-tree nodes of the last few committed versions by node key (`RecentNodes`):
+        a state-tree reader for the next versions looks here before the store. Never used
+        by the ledger's own reads (proofs, the integrity check), which read what is stored."""
+        return self._recent_nodes.nodes
+
     def _next_height(self) -> int:
         return GENESIS_HEIGHT if self._committed_height is None else self._committed_height + 1
 
@@ -206,9 +216,8 @@ class Ledger:
             self._check_open()
             if height != self._next_height():
                 raise CommitOutOfOrder(f"next block is {self._next_height()}, not {height}")
-            writes = _checked_writes(state_writes)
-            update = self._state_update(height, writes)
-            self._prepared = _Prepared(height, writes, update)
+            writes, update = self._state_update(height, state_writes)
+            self._prepared = _Prepared(height, writes, update, state_writes)
             return update.root_hash
 
     def offer_state_update(
@@ -219,7 +228,7 @@ class Ledger:
         match. `commit_block` still checks the resulting root against the header."""
         with self._lock:
             self._check_open()
-            self._prepared = _Prepared(height, _checked_writes(state_writes), update)
+            self._prepared = _Prepared(height, _checked_writes(state_writes), update, state_writes)
 
     def commit_block(
         self,
@@ -240,8 +249,7 @@ class Ledger:
             header = block.header
             self._check_child(header)
             record = prepare_block(self._suite, block, receipts, certificate, digests)
-            writes = _checked_writes(state_writes)
-            update = self._state_update(header.height, writes)
+            writes, update = self._state_update(header.height, state_writes)
             if update.root_hash != header.state_root:
                 raise InvariantViolation(
                     f"block {header.height}: state root {update.root_hash.hex()} does not match "
@@ -261,6 +269,7 @@ class Ledger:
                 record_history=self._config.state_retention_blocks is not None,
             )
             store.write(batch, sync=True)
+            self._recent_nodes.add(update.new_nodes)
             self._committed_height = header.height
             self._head_hash = record.block_hash
             self._prepared = None
@@ -283,11 +292,23 @@ class Ledger:
                 f"committed head {self._head_hash.hex()}"
             )
 
-    def _state_update(self, height: int, writes: dict[bytes, bytes | None]) -> TreeUpdate:
+    def _state_update(
+        self, height: int, state_writes: Mapping[bytes, bytes | None]
+    ) -> tuple[dict[bytes, bytes | None], TreeUpdate]:
+        """(the checked writes, the tree update) of block `height`: the prepared update if the
+        writes are the same, else the tree applied to them."""
         prepared = self._prepared
-        if prepared is not None and prepared.height == height and prepared.writes == writes:
-            return prepared.update
-        return self._tree.apply(self._committed_height, height, writes)
+        if prepared is None or prepared.height != height:
+            writes = _checked_writes(state_writes)
+        elif state_writes is prepared.source and state_writes == prepared.writes:
+            # The very mapping checked when the update was prepared, unchanged since (the
+            # node offers and commits the same dict): not checked a second time.
+            return prepared.writes, prepared.update
+        else:
+            writes = _checked_writes(state_writes)
+            if writes == prepared.writes:
+                return writes, prepared.update
+        return writes, self._tree.apply(self._committed_height, height, writes)
 
     # --- pruning --------------------------------------------------------------------------
 

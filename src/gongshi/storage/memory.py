@@ -7,7 +7,7 @@ list kept with `bisect`, so scans are ordered like RocksDB's memcmp order.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from gongshi.storage.errors import DatabaseClosed
 from gongshi.storage.kv import Batch
@@ -26,6 +26,10 @@ class MemoryBatch:
 
     def put(self, space: KeySpace, key: bytes, value: bytes) -> None:
         self.operations.append((space, bytes(key), bytes(value)))
+
+    def put_many(self, space: KeySpace, entries: Iterable[tuple[bytes, bytes]]) -> None:
+        for key, value in entries:
+            self.put(space, key, value)
 
     def delete(self, space: KeySpace, key: bytes) -> None:
         self.operations.append((space, bytes(key), None))
@@ -66,6 +70,9 @@ class MemoryStore:
 
     def get(self, space: KeySpace, key: bytes) -> bytes | None:
         return self._space(space).values.get(key)
+
+    def point_reader(self, space: KeySpace) -> Callable[[bytes], bytes | None]:
+        return self._space(space).values.get
 
     def scan(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from gongshi.merkle.rfc6962 import LEAF_PREFIX, MerkleTree
+from gongshi.merkle.rfc6962 import LEAF_PREFIX, MerkleTree, merkle_root_of_leaf_hashes
 
 HashFn = Callable[[bytes], bytes]
 
@@ -20,6 +20,16 @@ HashFn = Callable[[bytes], bytes]
 def tx_root(hash_fn: HashFn, tx_hashes: Sequence[bytes]) -> bytes:
     """The tx root over the block's transaction hashes, in block order."""
     return MerkleTree(hash_fn, tx_hashes).root
+
+
+def tx_leaf_hashes(hash_fn: HashFn, tx_hashes: Sequence[bytes]) -> list[bytes]:
+    """RFC 6962 leaf hashes of the tx tree: H(0x00 || tx_hash)."""
+    return [hash_fn(LEAF_PREFIX + tx_hash) for tx_hash in tx_hashes]
+
+
+def tx_root_of_leaves(hash_fn: HashFn, leaf_hashes: Sequence[bytes]) -> bytes:
+    """`tx_root` from the transactions' `tx_leaf_hashes` (when they are kept for later)."""
+    return merkle_root_of_leaf_hashes(hash_fn, leaf_hashes)
 
 
 def receipt_leaf_hashes(hash_fn: HashFn, receipt_encodings: Sequence[bytes]) -> list[bytes]:
@@ -30,3 +40,8 @@ def receipt_leaf_hashes(hash_fn: HashFn, receipt_encodings: Sequence[bytes]) -> 
 def receipts_root(hash_fn: HashFn, receipt_encodings: Sequence[bytes]) -> bytes:
     """The receipts root over the canonical receipt encodings, in block order."""
     return MerkleTree(hash_fn, receipt_encodings).root
+
+
+def receipts_root_of_leaves(hash_fn: HashFn, leaf_hashes: Sequence[bytes]) -> bytes:
+    """`receipts_root` from the receipts' `receipt_leaf_hashes` (when they are needed anyway)."""
+    return merkle_root_of_leaf_hashes(hash_fn, leaf_hashes)

@@ -35,6 +35,7 @@ reads").
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from enum import IntEnum
 from typing import Final
 
@@ -60,6 +61,7 @@ EVENT_PART_BYTES_MAX = 0xFFFF
 _HEIGHT = struct.Struct(">Q")
 _HEIGHT_INDEX = struct.Struct(">QI")
 _U16 = struct.Struct(">H")
+_EVENT_POSITION = struct.Struct(">QII")
 
 
 class KeySpace(IntEnum):
@@ -118,6 +120,12 @@ def height_key(height: int) -> bytes:
 def position_key(height: int, index: int) -> bytes:
     """Key of the transaction / receipt at `index` in the block at `height`."""
     return _HEIGHT_INDEX.pack(height, index)
+
+
+def block_positions(height: int, count: int) -> list[bytes]:
+    """`position_key(height, index)` for index 0..count-1 (a block's transactions at once)."""
+    prefix = _HEIGHT.pack(height)
+    return [prefix + index.to_bytes(INDEX_SIZE, "big") for index in range(count)]
 
 
 def decode_position(data: bytes) -> tuple[int, int]:
@@ -184,6 +192,12 @@ def state_value_key(raw: bytes, version: int) -> bytes:
     return _U16.pack(len(raw)) + raw + _HEIGHT.pack(version)
 
 
+def state_value_keys(raws: Iterable[bytes], version: int) -> list[bytes]:
+    """`state_value_key(raw, version)` of each of `raws` (a block's writes at once)."""
+    suffix = _HEIGHT.pack(version)
+    return [len(raw).to_bytes(2, "big") + raw + suffix for raw in raws]
+
+
 def state_value_prefix(raw: bytes) -> bytes:
     return _U16.pack(len(raw)) + raw
 
@@ -198,6 +212,11 @@ _PRESENT = b"\x01"
 
 def encode_state_value(value: bytes | None) -> bytes:
     return TOMBSTONE if value is None else _PRESENT + value
+
+
+def encode_state_values(values: Iterable[bytes | None]) -> list[bytes]:
+    """`encode_state_value` of each of `values`."""
+    return [TOMBSTONE if value is None else _PRESENT + value for value in values]
 
 
 def decode_state_value(data: bytes) -> bytes | None:
@@ -243,8 +262,13 @@ def event_prefix(contract: str, name: str) -> bytes:
     return _lp16(contract) + _lp16(name)
 
 
+def event_position_suffix(height: int, tx_index: int, event_index: int) -> bytes:
+    """The part of an EVENTS key after `event_prefix`."""
+    return _EVENT_POSITION.pack(height, tx_index, event_index)
+
+
 def event_key(contract: str, name: str, height: int, tx_index: int, event_index: int) -> bytes:
-    return event_prefix(contract, name) + struct.pack(">QII", height, tx_index, event_index)
+    return event_prefix(contract, name) + _EVENT_POSITION.pack(height, tx_index, event_index)
 
 
 def decode_event_position(key: bytes) -> tuple[int, int, int]:

@@ -15,12 +15,14 @@ values read from a few namespaces (`execution.identities.CachedIdentityReader`) 
 while it does not move.
 
 Writing is pure: `fill_state_batch` records what a block's state delta puts in the batch, the
-caller writes the batch.
+caller writes the batch. `RecentNodes` keeps the tree nodes of the last committed versions in
+memory for the state-tree reader of the next blocks (`Ledger.recent_nodes`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -30,13 +32,13 @@ from gongshi.storage.schema import (
     KeySpace,
     decode_state_value,
     decode_u64,
-    encode_state_value,
+    encode_state_values,
     encode_u64,
     namespace_of_state_key,
     split_state_head,
     stale_node_key,
     state_change_key,
-    state_value_key,
+    state_value_keys,
     state_value_prefix,
 )
 
@@ -54,15 +56,58 @@ class TreeDelta(Protocol):
 
 
 class StoreNodeReader:
-    """The state tree's `NodeReader` over the STATE_NODES key space."""
+    """The state tree's `NodeReader` over the STATE_NODES key space, while `store` is open."""
 
-    __slots__ = ("_store",)
+    __slots__ = ("get_node",)
 
     def __init__(self, store: KVStore) -> None:
-        self._store = store
+        # `get_node` is the store's point read itself: no wrapper call per node read.
+        self.get_node = store.point_reader(KeySpace.STATE_NODES)
 
-    def get_node(self, node_key: bytes) -> bytes | None:
-        return self._store.get(KeySpace.STATE_NODES, node_key)
+
+RECENT_NODES_MAX = 65_536  # ~20 MB of nodes: some 40 blocks of 300 transactions
+
+
+class RecentNodes:
+    """The state-tree nodes of the last few committed versions, in memory, for the next
+    versions' updates: each block rewrites the upper levels, and the nodes it reads there were
+    mostly written a few blocks before. Nodes are immutable under their key, so a cached node
+    is the stored one. Whole versions are dropped, oldest first, to keep at most `max_nodes`;
+    a version with more nodes than that is not kept at all.
+
+    One writer (`add`, after the version is durable) and any readers: each dict operation is
+    atomic, and a node dropped while read is still in the store."""
+
+    __slots__ = ("_count", "_max_nodes", "_nodes", "_versions")
+
+    def __init__(self, max_nodes: int = RECENT_NODES_MAX) -> None:
+        self._max_nodes = max_nodes
+        self._nodes: dict[bytes, bytes] = {}
+        self._versions: deque[list[bytes]] = deque()  # node keys of each version, oldest first
+        self._count = 0
+
+    def add(self, new_nodes: Mapping[bytes, bytes]) -> None:
+        """Keep a committed version's new nodes (`TreeUpdate.new_nodes`)."""
+        if len(new_nodes) > self._max_nodes:
+            return
+        keys = list(new_nodes)
+        self._nodes.update(new_nodes)
+        self._versions.append(keys)
+        self._count += len(keys)
+        while self._count > self._max_nodes:  # never drops the version just added
+            dropped = self._versions.popleft()
+            self._count -= len(dropped)
+            pop = self._nodes.pop
+            for key in dropped:
+                pop(key, None)
+
+    @property
+    def nodes(self) -> Mapping[bytes, bytes]:
+        """The cached nodes by node key (read-only; consult before the store)."""
+        return self._nodes
+
+    def __len__(self) -> int:
+        return len(self._nodes)
 
 
 def read_state_value(store: KVStore, raw_key: bytes, height: int) -> bytes | None:
@@ -102,23 +147,29 @@ def fill_state_batch(
 
     `record_history` adds the pruning indexes (the keys written at `version`, and the nodes the
     update made stale); a ledger that never prunes skips them and saves their space."""
-    put = batch.put
     version_bytes = encode_u64(version)  # = encode_state_head(version, value) minus the value
-    namespaces: dict[bytes, None] = {}
-    for raw_key, value in writes.items():
-        stored = encode_state_value(value)
-        put(KeySpace.STATE_VALUES, state_value_key(raw_key, version), stored)
-        put(KeySpace.STATE_HEAD, raw_key, version_bytes + stored)
-        namespaces[raw_key[1 : 1 + raw_key[0]]] = None  # namespace_of_state_key, inlined
-    for namespace in namespaces:
-        put(KeySpace.STATE_NAMESPACES, namespace, version_bytes)
-    for node_key, node in delta.new_nodes.items():
-        put(KeySpace.STATE_NODES, node_key, node)
+    stored = encode_state_values(writes.values())
+    batch.put_many(
+        KeySpace.STATE_VALUES, zip(state_value_keys(writes, version), stored, strict=True)
+    )
+    batch.put_many(
+        KeySpace.STATE_HEAD, zip(writes, [version_bytes + value for value in stored], strict=True)
+    )
+    # namespace_of_state_key, inlined; a dict keeps the first-seen order
+    namespaces = dict.fromkeys([raw_key[1 : 1 + raw_key[0]] for raw_key in writes])
+    batch.put_many(
+        KeySpace.STATE_NAMESPACES, [(namespace, version_bytes) for namespace in namespaces]
+    )
+    batch.put_many(KeySpace.STATE_NODES, delta.new_nodes.items())
     if record_history:
-        for raw_key in writes:
-            put(KeySpace.STATE_CHANGES, state_change_key(version, raw_key), b"")
-        for stale_since, node_key in delta.stale_nodes:
-            put(KeySpace.STALE_NODES, stale_node_key(stale_since, node_key), b"")
+        batch.put_many(
+            KeySpace.STATE_CHANGES,
+            [(state_change_key(version, raw_key), b"") for raw_key in writes],
+        )
+        batch.put_many(
+            KeySpace.STALE_NODES,
+            [(stale_node_key(since, node_key), b"") for since, node_key in delta.stale_nodes],
+        )
 
 
 def newest_state_entries(store: KVStore) -> dict[bytes, tuple[int, bytes]]:
