@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 async def run_node(config_path: Path) -> None:
     from gongshi.node.node import Node
+    from gongshi.node.runtime import tune_garbage_collector
 
     config = load_node_config(config_path)
     configure_logging(config.log.level, config.log.format)
@@ -29,6 +30,7 @@ async def run_node(config_path: Path) -> None:
     loop = asyncio.get_running_loop()
     try:
         await node.start()
+        tune_garbage_collector()
         loop.add_signal_handler(signal.SIGINT, node.request_stop)
         loop.add_signal_handler(signal.SIGTERM, node.request_stop)
         loop.add_signal_handler(signal.SIGUSR1, node.partition)

@@ -28,7 +28,6 @@ from gongshi.crypto.keyfile import read_file
 from gongshi.errors import ConfigError, GongshiError
 from gongshi.execution import (
     BlockLimits,
-    CachedIdentityReader,
     ParallelMap,
     PreparedTransaction,
 )
@@ -155,9 +154,10 @@ class Node:
             config=MempoolConfig.from_params(self.params),
             suite=suite,
             nonces=ledger,
-            # Sender identities for admission, cached until a block writes identity or
-            # governance state (the same few senders send every transaction).
-            identities=CachedIdentityReader(ledger, suite),
+            # Sender identities, cached until a block writes identity or governance state
+            # (the same few senders send every transaction): one cache, shared with
+            # execution, so each sender is resolved once per node.
+            identities=chain.committed_identities,
             head=ChainHead(height=head.height, timestamp_ms=head.timestamp_ms),
             parallel=self._parallel,
             verified=self._verified,
