@@ -4,9 +4,7 @@ the very record (equal, same encoding, same hash) the checked constructor makes.
 from __future__ import annotations
 
 import dataclasses
-import io
 
-import cbor2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,9 +20,7 @@ from gongshi.codec import (
     decode,
     encode,
 )
-from gongshi.codec.cbor import MAJOR_ARRAY, MAJOR_MAP, encode_head
 from gongshi.codec.errors import InvalidField
-from gongshi.codec.record import encode_from_parts, record_to_wire, write_nested
 from gongshi.crypto import get_suite
 
 UINT64 = st.integers(0, 2**64 - 1) | st.sampled_from([0, 23, 24, 2**32, 2**64 - 1])
@@ -124,39 +120,3 @@ def test_from_checked_refuses_missing_and_unknown_fields() -> None:
         Receipt.from_checked(
             tx_hash=bytes(32), status=ReceiptStatus.SUCCESS, gas_used=1, colour="red"
         )
-
-
-def parts_of(obj: Record) -> dict[str, bytes]:
-    """Each encoded field's value encoding, as a caller of `from_checked_parts` makes them."""
-    return {
-        name: cbor2.dumps(value, default=write_nested)
-        for name, value in record_to_wire(obj).items()
-    }
-
-
-@settings(max_examples=150, deadline=None)
-@given(obj=st.one_of(events(), receipts(), transactions()))
-def test_from_checked_parts_is_the_checked_record_and_its_encoding(obj: Record) -> None:
-    parts = parts_of(obj)
-    assert encode_from_parts(type(obj), parts) == encode(obj)
-    copy = type(obj).from_checked_parts(parts, **field_values(obj, omit_defaults=False))
-    assert copy == obj
-    assert encode(copy) == encode(obj)
-    assert decode(type(obj), encode(copy)) == obj
-
-
-@given(
-    major=st.sampled_from([MAJOR_ARRAY, MAJOR_MAP]),
-    length=st.integers(0, 2**64 - 1)
-    | st.sampled_from([0, 23, 24, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**64 - 1]),
-)
-def test_encode_head_is_cbor2s_head(major: int, length: int) -> None:
-    out = io.BytesIO()
-    cbor2.CBOREncoder(out).encode_length(major, length)
-    assert encode_head(major, length) == out.getvalue()
-
-
-def test_encode_head_refuses_lengths_cbor_cannot_state() -> None:
-    for length in (-1, 2**64):
-        with pytest.raises(ValueError, match="CBOR length"):
-            encode_head(MAJOR_ARRAY, length)

@@ -43,12 +43,9 @@ CborValue: TypeAlias = (
 )
 
 __all__ = [
-    "MAJOR_ARRAY",
-    "MAJOR_MAP",
     "CborValue",
     "ValueProblem",
     "decode_value",
-    "encode_head",
     "encode_value",
     "freeze_value",
     "frozendict",
@@ -201,26 +198,6 @@ def _freeze_map(
         return mapping  # type: ignore[return-value]
     entries.sort(key=lambda entry: entry[0])
     return frozendict({key: new for _, key, new in entries})
-
-
-# Major types of RFC 8949 §3.1 whose heads `encode_head` writes.
-MAJOR_ARRAY = 4
-MAJOR_MAP = 5
-
-
-def encode_head(major: int, length: int) -> bytes:
-    """The head of an array or map item of `length` entries, in shortest form (RFC 8949 §3,
-    §4.2.1): what `cbor2` writes before the entries, so a container can be assembled from
-    encoded entries."""
-    initial = major << 5
-    if 0 <= length < 24:
-        return bytes((initial | length,))
-    if length < 0 or length > 0xFFFFFFFFFFFFFFFF:
-        raise ValueError(f"a CBOR length is in [0, 2**64-1], not {length}")
-    for extra, size in ((24, 1), (25, 2), (26, 4)):
-        if length < 1 << (8 * size):
-            return bytes((initial | extra,)) + length.to_bytes(size, "big")
-    return bytes((initial | 27,)) + length.to_bytes(8, "big")
 
 
 def encode_value(value: object) -> bytes:

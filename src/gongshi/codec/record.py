@@ -23,15 +23,7 @@ from typing import Any, ClassVar, Self, TypeVar
 import cbor2
 from cbor2 import frozendict
 
-from gongshi.codec.cbor import (
-    MAJOR_MAP,
-    ValueProblem,
-    describe,
-    encode_head,
-    load_item,
-    map_key_order,
-    show,
-)
+from gongshi.codec.cbor import ValueProblem, describe, load_item, map_key_order, show
 from gongshi.codec.diagnose import explain_mismatch
 from gongshi.codec.errors import (
     InvalidEncodedField,
@@ -49,7 +41,6 @@ __all__ = [
     "Schema",
     "decode",
     "encode",
-    "encode_from_parts",
     "encode_without",
     "record",
     "record_from_wire",
@@ -82,9 +73,6 @@ class Schema:
     converted: tuple[FieldSpec, ...]
     # (name, dataclass default or `REQUIRED`) of every field: `Record.from_checked`'s loop.
     defaults: tuple[tuple[str, object], ...]
-    # (name, canonical encoding of the name as a map key) of every field, in `fields` order:
-    # `encode_from_parts`' loop.
-    keys: tuple[tuple[str, bytes], ...]
 
 
 # The default of a field without one, in `Schema.defaults`.
@@ -169,16 +157,6 @@ class Record:
         obj._finish()
         return obj
 
-    @classmethod
-    def from_checked_parts(cls, parts: Mapping[str, bytes], **values: Any) -> Self:
-        """`from_checked(**values)` whose encoding is assembled from `parts` instead of
-        encoded again: `parts` maps each field the encoding holds (all but absent optional
-        ones) to the canonical encoding of its value in `values`, which the caller made
-        anyway (to measure a size, say). See `encode_from_parts`."""
-        obj = cls.from_checked(**values)
-        object.__setattr__(obj, "_encoding", encode_from_parts(cls, parts))
-        return obj
-
     def __reduce__(
         self,
     ) -> tuple[Callable[[type[Record], bytes], Record], tuple[type[Record], bytes]]:
@@ -222,7 +200,6 @@ def record(cls: type[R]) -> type[R]:
         checks=tuple((spec.name, spec.kind.check) for spec in specs),
         converted=tuple(spec for spec in specs if not spec.kind.plain),
         defaults=tuple((spec.name, defaults[spec.name]) for spec in specs),
-        keys=tuple((spec.name, cbor2.dumps(spec.name)) for spec in specs),
     )
     return cls
 
@@ -272,20 +249,6 @@ def encode(obj: Record) -> bytes:
         encoding = cbor2.dumps(record_to_wire(obj), default=write_nested)
         object.__setattr__(obj, "_encoding", encoding)
     return encoding
-
-
-def encode_from_parts(cls: type[Record], parts: Mapping[str, bytes]) -> bytes:
-    """The canonical encoding of a `cls` record from its fields' value encodings (`parts`:
-    field name -> canonical encoding of its wire value; a field left out is not encoded).
-
-    A map's encoding is its head and then each key's encoding followed by its value's, keys
-    in canonical order (the schema's): byte for byte what `encode` writes for the same values
-    (tests/codec/test_codec_from_checked.py checks it), without a second encoding of values
-    the caller has encoded already."""
-    keys = _schema_of(cls).keys
-    get = parts.get
-    entries = [key + part for name, key in keys if (part := get(name)) is not None]
-    return encode_head(MAJOR_MAP, len(parts)) + b"".join(entries)
 
 
 def encode_without(obj: Record, *names: str) -> bytes:

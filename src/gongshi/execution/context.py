@@ -152,35 +152,22 @@ class WriteCall(ReadCall):
         """Emit event `name`; it reaches the receipt only if the call succeeds."""
         if len(self.events) >= RECEIPT_EVENTS_MAX:
             raise ReturnValueTooLarge(f"more than {RECEIPT_EVENTS_MAX} events")
-        event, size = _event(self.contract, name, fields)
+        event = _event(self.contract, name, fields)
+        size = len(cbor2.dumps(event.fields))  # frozen and in canonical order by now
         self.meter.charge(self.prices.event + self.prices.event_byte * size, "event")
         self.events.append(event)
         self.events_bytes += size
 
 
-def _event(contract: str, name: str, fields: Mapping[str, CborValue]) -> tuple[Event, int]:
-    """(`Event(contract=contract, name=name, fields=fields)`, the encoded size of its fields),
-    checking only `name` and `fields`: `contract` is the calling transaction's target, checked
-    when it was decoded. The fields are encoded once, for their size and the event's encoding
-    (the receipt and the commit reuse it). Anything the checks refuse goes through the
-    checked constructor, for its very error."""
+def _event(contract: str, name: str, fields: Mapping[str, CborValue]) -> Event:
+    """`Event(contract=contract, name=name, fields=fields)`, checking only `name` and `fields`:
+    `contract` is the calling transaction's target, checked when it was decoded. Anything
+    the checks refuse goes through the checked constructor, for its very error."""
     try:
         IDENTIFIER.check(name)
         frozen = freeze_value(fields)
     except ValueProblem:
-        return _checked_event(contract, name, fields)
+        return Event(contract=contract, name=name, fields=fields)
     if type(frozen) is not frozendict:  # not a map
-        return _checked_event(contract, name, fields)
-    encoded_fields = cbor2.dumps(frozen)  # frozen and in canonical order: its encoding
-    parts = {
-        "contract": cbor2.dumps(contract),
-        "name": cbor2.dumps(name),
-        "fields": encoded_fields,
-    }
-    event = Event.from_checked_parts(parts, contract=contract, name=name, fields=frozen)
-    return event, len(encoded_fields)
-
-
-def _checked_event(contract: str, name: str, fields: Mapping[str, CborValue]) -> tuple[Event, int]:
-    event = Event(contract=contract, name=name, fields=fields)
-    return event, len(cbor2.dumps(event.fields))
+        return Event(contract=contract, name=name, fields=fields)
+    return Event.from_checked(contract=contract, name=name, fields=frozen)

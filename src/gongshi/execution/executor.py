@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import cbor2
 
-from gongshi.codec import CborValue, Event, Receipt, ReceiptStatus, encode
-from gongshi.codec.cbor import MAJOR_ARRAY, ValueProblem, encode_head, freeze_value
+from gongshi.codec import CborValue, Event, Receipt, ReceiptStatus
+from gongshi.codec.cbor import ValueProblem, freeze_value
 from gongshi.codec.limits import (
     ERROR_MESSAGE_BYTES_MAX,
     RECEIPT_BYTES_MAX,
@@ -195,54 +195,35 @@ def _call(
 def _success(
     tx_hash: bytes, gas_used: int, value: CborValue, events: tuple[Event, ...], events_bytes: int
 ) -> Receipt:
-    """`Receipt(status=SUCCESS, ...)` within the receipt size bound (ReturnValueTooLarge),
-    checking only the return value: the hash is the admitted transaction's, gas is within its
-    uint64 limit and the events were checked when emitted. The return value is encoded once,
-    for the bound and the receipt's encoding (assembled from its parts: the receipts root
-    and the commit need it). Anything the checks refuse goes through the checked
-    constructor, for its very error."""
+    receipt = _success_receipt(tx_hash, gas_used, value, events)
+    # The receipt's size without encoding it: return value and event fields dominate it.
+    size = len(cbor2.dumps(receipt.return_value)) + events_bytes
+    size += RECEIPT_OVERHEAD_BYTES + EVENT_OVERHEAD_BYTES * len(receipt.events)
+    if size > RECEIPT_BYTES_MAX:
+        raise ReturnValueTooLarge(f"receipt would be {size} bytes, limit {RECEIPT_BYTES_MAX}")
+    return receipt
+
+
+def _success_receipt(
+    tx_hash: bytes, gas_used: int, value: CborValue, events: tuple[Event, ...]
+) -> Receipt:
+    """`Receipt(status=SUCCESS, ...)`, checking only the return value: the hash is the
+    admitted transaction's, gas is within its uint64 limit and the events were checked when
+    emitted. Anything the checks refuse goes through the checked constructor, for its very
+    error."""
     try:
         frozen = freeze_value(value)
     except ValueProblem:
-        return _bounded(_checked_success_receipt(tx_hash, gas_used, value, events), events_bytes)
+        return _checked_success_receipt(tx_hash, gas_used, value, events)
     if len(events) > RECEIPT_EVENTS_MAX:  # emit refuses more; a cheap guard all the same
-        return _bounded(_checked_success_receipt(tx_hash, gas_used, value, events), events_bytes)
-    encoded_value = cbor2.dumps(frozen)  # frozen and in canonical order: its encoding
-    _check_receipt_size(len(encoded_value), events_bytes, len(events))
-    parts = {
-        "tx_hash": cbor2.dumps(tx_hash),
-        "status": _ENCODED_SUCCESS,
-        "gas_used": cbor2.dumps(gas_used),
-        "return_value": encoded_value,
-        "error": _ENCODED_NO_ERROR,
-        "events": encode_head(MAJOR_ARRAY, len(events)) + b"".join(encode(e) for e in events),
-    }
-    return Receipt.from_checked_parts(
-        parts,
+        return _checked_success_receipt(tx_hash, gas_used, value, events)
+    return Receipt.from_checked(
         tx_hash=tx_hash,
         status=ReceiptStatus.SUCCESS,
         gas_used=gas_used,
         return_value=frozen,
         events=events,
     )
-
-
-_ENCODED_SUCCESS = cbor2.dumps(ReceiptStatus.SUCCESS.value)
-_ENCODED_NO_ERROR = cbor2.dumps("")
-
-
-def _bounded(receipt: Receipt, events_bytes: int) -> Receipt:
-    _check_receipt_size(len(cbor2.dumps(receipt.return_value)), events_bytes, len(receipt.events))
-    return receipt
-
-
-def _check_receipt_size(value_bytes: int, events_bytes: int, event_count: int) -> None:
-    """ReturnValueTooLarge if the receipt may exceed its bound. Its size without encoding it:
-    the return value and the event fields dominate it."""
-    size = value_bytes + events_bytes
-    size += RECEIPT_OVERHEAD_BYTES + EVENT_OVERHEAD_BYTES * event_count
-    if size > RECEIPT_BYTES_MAX:
-        raise ReturnValueTooLarge(f"receipt would be {size} bytes, limit {RECEIPT_BYTES_MAX}")
 
 
 def _checked_success_receipt(
