@@ -29,7 +29,6 @@ from gongshi.pki.issue import CertificateAuthority
 from gongshi.pki.profile import profile_for
 from gongshi.pki.validation import load_certificate
 from gongshi.storage import Ledger, LedgerConfig, receipts_root, tx_root
-from gongshi.storage.roots import receipt_leaf_hashes, tx_leaf_hashes
 
 GENESIS_TIME = datetime(2030, 1, 1, tzinfo=UTC)
 BLOCK_TIME_MS = int(GENESIS_TIME.timestamp() * 1000) + 1000
@@ -224,12 +223,6 @@ def test_commit_uses_the_admission_hashes_and_they_match(
     assert digests.tx_hashes == tuple(tx.hash(fx.suite) for tx in transactions)
     assert digests.sender_addresses == tuple(fx.suite.address(tx.sender) for tx in transactions)
     assert digests.receipt_encodings == tuple(encode(r) for r in executed.receipts)
-    # The leaf hashes of both roots, as the ledger would compute them (it still derives and
-    # checks the roots from them).
-    assert digests.tx_leaf_hashes == tuple(tx_leaf_hashes(fx.suite.hash, digests.tx_hashes))
-    assert digests.receipt_leaf_hashes == tuple(
-        receipt_leaf_hashes(fx.suite.hash, digests.receipt_encodings)
-    )
     assert executed.header.tx_root == tx_root(fx.suite.hash, digests.tx_hashes)
     assert executed.header.receipts_root == receipts_root(fx.suite.hash, digests.receipt_encodings)
 
@@ -244,7 +237,7 @@ def test_commit_uses_the_admission_hashes_and_they_match(
     assert [tx.hash(fx.suite) for tx in stored.transactions] == list(digests.tx_hashes)
 
 
-def test_a_validated_block_keeps_the_leaf_hashes_of_its_roots(fx: Fixture) -> None:
+def test_a_validated_block_has_the_built_blocks_digests_and_header(fx: Fixture) -> None:
     proposer, replica = fx.open("proposer"), fx.open("replica")
     built = build(fx, proposer, proposer.ledger.head_hash, 1, fx.transactions(3))
     payload = ProposalPayload.decode(built.consensus_block.payload)
@@ -252,7 +245,6 @@ def test_a_validated_block_keeps_the_leaf_hashes_of_its_roots(fx: Fixture) -> No
         built.consensus_block, payload, list(built.executed.prepared)
     )
     assert validated is not None
-    assert validated.roots == built.executed.roots
     assert validated.digests() == built.executed.digests()
     block_hash = built.consensus_block.block_hash
     assert replica.commit(block_hash, fx.certificate(1, 1, block_hash)) is not None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from gongshi.codec import Transaction, encode
@@ -12,7 +10,6 @@ from gongshi.errors import InvariantViolation
 from gongshi.storage.block_record import BlockDigests, prepare_block
 from gongshi.storage.ledger import Ledger
 from gongshi.storage.memory import MemoryStore
-from gongshi.storage.roots import receipt_leaf_hashes, tx_leaf_hashes
 from gongshi.storage.synthetic import ChainShape, build_block
 
 SUITE = get_suite("intl")
@@ -62,53 +59,5 @@ def test_digests_must_cover_the_block_and_match_its_roots() -> None:
     )
     with pytest.raises(InvariantViolation):
         prepare_block(SUITE, made.block, made.receipts, made.certificate, swapped)
-    ledger.commit_block(made.block, made.receipts, made.state_writes, made.certificate, digests)
-    assert ledger.committed_height == made.block.header.height
-
-
-def _with_leaves(digests: BlockDigests) -> BlockDigests:
-    return dataclasses.replace(
-        digests,
-        tx_leaf_hashes=tuple(tx_leaf_hashes(SUITE.hash, digests.tx_hashes)),
-        receipt_leaf_hashes=tuple(receipt_leaf_hashes(SUITE.hash, digests.receipt_encodings)),
-    )
-
-
-def test_known_leaf_hashes_give_the_same_record_without_hashing_leaves(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    ledger = Ledger(MemoryStore(), SUITE)
-    made = build_block(ledger, 2, ChainShape(txs_per_block=7), suite=SUITE)
-    digests = _with_leaves(_digests_of(made))
-    hashed = prepare_block(SUITE, made.block, made.receipts, made.certificate)
-    leaf_hashing = [0]
-    real_hash = type(SUITE).hash
-
-    def counting_hash(self: object, data: bytes) -> bytes:
-        leaf_hashing[0] += data[:1] == b"\x00"  # RFC 6962 leaves; nodes start with 0x01
-        return real_hash(self, data)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(type(SUITE), "hash", counting_hash)
-    known = prepare_block(SUITE, made.block, made.receipts, made.certificate, digests)
-    assert known == hashed
-    assert leaf_hashing[0] == 0
-    prepare_block(SUITE, made.block, made.receipts, made.certificate, _digests_of(made))
-    assert leaf_hashing[0] == 2 * len(made.receipts)  # without them: every leaf of both trees
-
-
-def test_leaf_hashes_must_cover_the_block_and_still_derive_the_roots() -> None:
-    ledger = Ledger(MemoryStore(), SUITE)
-    made = build_block(ledger, 2, ChainShape(txs_per_block=3), suite=SUITE)
-    digests = _with_leaves(_digests_of(made))
-    assert digests.tx_leaf_hashes is not None and digests.receipt_leaf_hashes is not None
-    short = dataclasses.replace(digests, receipt_leaf_hashes=digests.receipt_leaf_hashes[:2])
-    with pytest.raises(InvariantViolation, match="digests"):
-        prepare_block(SUITE, made.block, made.receipts, made.certificate, short)
-    for wrong in (
-        dataclasses.replace(digests, tx_leaf_hashes=tuple(reversed(digests.tx_leaf_hashes))),
-        dataclasses.replace(digests, receipt_leaf_hashes=(bytes(32),) * 3),
-    ):
-        with pytest.raises(InvariantViolation, match="root"):
-            prepare_block(SUITE, made.block, made.receipts, made.certificate, wrong)
     ledger.commit_block(made.block, made.receipts, made.state_writes, made.certificate, digests)
     assert ledger.committed_height == made.block.header.height

@@ -202,7 +202,8 @@ class ApiServer:
             lifespan="off",
             log_config=None,
             access_log=False,
-            http="httptools",
+            # h11 bounds a request's head (16 KiB); httptools keeps any head in memory.
+            http="h11",
             ws="websockets-sansio",
             ws_max_size=limits.request_bytes_max,
             limit_concurrency=limits.connections_max,

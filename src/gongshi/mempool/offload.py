@@ -10,7 +10,8 @@ checks. `check_batch_from_loop` therefore:
   a few hundred µs; the same threshold below which `ParallelMap` does not fan out either);
 - sends a larger batch straight to the verification pool, in chunks of at least
   `PARALLEL_BATCH_MIN`, one hand-off per chunk (not first to a default-executor thread that
-  would only wait for the pool).
+  would only wait for the pool); without a pool (an embedding that has none), a larger batch
+  is checked on one worker thread, never on the loop.
 
 The results are `AdmissionChecker.check_batch`'s: the same checks, in input order.
 """
@@ -51,8 +52,12 @@ async def check_batch_from_loop(
     docstring for where it runs."""
     parallel = checker.parallel
     executor = parallel.executor
-    if executor is None or len(batch) < PARALLEL_BATCH_MIN:
+    if len(batch) < PARALLEL_BATCH_MIN:
         return checker.check_batch(batch, next_height=next_height, known=known)
+    if executor is None:
+        return await asyncio.to_thread(
+            checker.check_batch, batch, next_height=next_height, known=known
+        )
     loop = asyncio.get_running_loop()
     check = functools.partial(checker.check_chunk, next_height=next_height, known=known)
     parts = await asyncio.gather(

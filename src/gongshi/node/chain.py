@@ -69,40 +69,10 @@ from gongshi.node.reconfig import (
 from gongshi.node.wire import ProposalPayload
 from gongshi.storage import Ledger, receipts_root, state_key, tx_root
 from gongshi.storage.block_record import BlockDigests
-from gongshi.storage.roots import (
-    receipt_leaf_hashes,
-    receipts_root_of_leaves,
-    tx_leaf_hashes,
-    tx_root_of_leaves,
-)
 
 logger = logging.getLogger(__name__)
 
 GENESIS_EPOCH = 0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BlockRoots:
-    """A block's tx and receipts roots with the leaf hashes they were computed from."""
-
-    tx_leaves: tuple[bytes, ...]
-    tx_root: bytes
-    receipt_leaves: tuple[bytes, ...]
-    receipts_root: bytes
-
-    @classmethod
-    def compute(
-        cls, suite: Suite, tx_hashes: Sequence[bytes], receipt_encodings: Sequence[bytes]
-    ) -> BlockRoots:
-        hash_fn = suite.hash
-        tx_leaves = tuple(tx_leaf_hashes(hash_fn, tx_hashes))
-        receipt_leaves = tuple(receipt_leaf_hashes(hash_fn, receipt_encodings))
-        return cls(
-            tx_leaves=tx_leaves,
-            tx_root=tx_root_of_leaves(hash_fn, tx_leaves),
-            receipt_leaves=receipt_leaves,
-            receipts_root=receipts_root_of_leaves(hash_fn, receipt_leaves),
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,9 +88,6 @@ class ExecutedBlock:
     next_nonces: dict[bytes, int]
     # The receipts' canonical encodings (for the receipts root, and the commit reuses them).
     receipt_encodings: tuple[bytes, ...]
-    # The leaf hashes of the header's two RFC 6962 trees (the commit derives the roots from
-    # them again instead of hashing every leaf again).
-    roots: BlockRoots
     # The validator-set change this block announces to consensus, if any.
     change: ValidatorSetChange | None = None
 
@@ -131,8 +98,6 @@ class ExecutedBlock:
             tx_hashes=tuple(p.tx_hash for p in self.prepared),
             sender_addresses=tuple(p.sender_address for p in self.prepared),
             receipt_encodings=self.receipt_encodings,
-            tx_leaf_hashes=self.roots.tx_leaves,
-            receipt_leaf_hashes=self.roots.receipt_leaves,
         )
 
     @property
@@ -470,12 +435,12 @@ class Chain:
         change: ValidatorSetChange | None,
     ) -> ExecutedBlock:
         receipt_encodings = tuple(encode(r) for r in receipts)
-        roots = BlockRoots.compute(self.suite, [p.tx_hash for p in transactions], receipt_encodings)
+        hash_fn = self.suite.hash
         header = BlockHeader(
             height=context.height,
             parent_hash=parent_hash,
-            tx_root=roots.tx_root,
-            receipts_root=roots.receipts_root,
+            tx_root=tx_root(hash_fn, [p.tx_hash for p in transactions]),
+            receipts_root=receipts_root(hash_fn, receipt_encodings),
             state_root=update.root_hash,
             timestamp_ms=context.timestamp_ms,
             proposer=context.proposer,
@@ -492,7 +457,6 @@ class Chain:
             update=update,
             next_nonces=next_nonces,
             receipt_encodings=receipt_encodings,
-            roots=roots,
             change=change,
         )
         self.executed[executed.block_hash] = executed
@@ -540,8 +504,7 @@ class Chain:
         parent = self._parent_header(ancestors)
         if header.timestamp_ms < parent.timestamp_ms:
             return "timestamp before the parent's"
-        tx_leaves = tuple(tx_leaf_hashes(self.suite.hash, payload.tx_hashes))
-        if tx_root_of_leaves(self.suite.hash, tx_leaves) != header.tx_root:
+        if tx_root(self.suite.hash, payload.tx_hashes) != header.tx_root:
             return "tx root mismatch"
         context = BlockContext(
             chain_id=self.chain_id,
@@ -553,13 +516,6 @@ class Chain:
             context, ancestors, transactions, environment
         )
         receipt_encodings = tuple(encode(r) for r in receipts)
-        receipt_leaves = tuple(receipt_leaf_hashes(self.suite.hash, receipt_encodings))
-        roots = BlockRoots(
-            tx_leaves=tx_leaves,
-            tx_root=header.tx_root,
-            receipt_leaves=receipt_leaves,
-            receipts_root=receipts_root_of_leaves(self.suite.hash, receipt_leaves),
-        )
         executed = ExecutedBlock(
             block=LedgerBlock(header=header, transactions=tuple(p.tx for p in transactions)),
             block_hash=block.block_hash,
@@ -569,10 +525,9 @@ class Chain:
             update=update,
             next_nonces=next_nonces,
             receipt_encodings=receipt_encodings,
-            roots=roots,
             change=self._change_after(header.height, ancestors, writes),
         )
-        if roots.receipts_root != header.receipts_root:
+        if receipts_root(self.suite.hash, receipt_encodings) != header.receipts_root:
             return "receipts root mismatch"
         if update.root_hash != header.state_root:
             return "state root mismatch"

@@ -67,15 +67,12 @@ class BlockRecord:
 class BlockDigests:
     """What the committer computed already for a block, in block order: the transactions'
     hashes (`Transaction.hash`), their senders' addresses (`Suite.address`) and the receipts'
-    canonical encodings."""
+    canonical encodings. The commit derives both header roots from them (so what it stores
+    provably matches the header)."""
 
     tx_hashes: tuple[bytes, ...]
     sender_addresses: tuple[bytes, ...]
     receipt_encodings: tuple[bytes, ...]
-    # `roots.tx_leaf_hashes` of `tx_hashes` and `roots.receipt_leaf_hashes` of
-    # `receipt_encodings`, if known (None: the commit computes them).
-    tx_leaf_hashes: tuple[bytes, ...] | None = None
-    receipt_leaf_hashes: tuple[bytes, ...] | None = None
 
 
 def prepare_block(
@@ -101,8 +98,6 @@ def prepare_block(
         raise InvariantViolation(
             f"block {height}: {len(receipts)} receipts for {len(transactions)} transactions"
         )
-    tx_leaves: Sequence[bytes] | None = None
-    leaf_hashes: Sequence[bytes] | None = None
     if digests is None:
         tx_hashes = tuple(tx.hash(suite) for tx in transactions)
         senders = tuple(suite.address(tx.sender) for tx in transactions)
@@ -112,17 +107,13 @@ def prepare_block(
         tx_hashes = digests.tx_hashes
         senders = digests.sender_addresses
         receipt_encodings = digests.receipt_encodings
-        tx_leaves = digests.tx_leaf_hashes
-        leaf_hashes = digests.receipt_leaf_hashes
     for index, (tx_hash, receipt) in enumerate(zip(tx_hashes, receipts, strict=True)):
         if receipt.tx_hash != tx_hash:
             raise InvariantViolation(
                 f"block {height}: receipt {index} is not for transaction {index}"
             )
-    if tx_leaves is None:
-        tx_leaves = tx_leaf_hashes(suite.hash, tx_hashes)
-    if leaf_hashes is None:
-        leaf_hashes = receipt_leaf_hashes(suite.hash, receipt_encodings)
+    tx_leaves = tx_leaf_hashes(suite.hash, tx_hashes)
+    leaf_hashes = receipt_leaf_hashes(suite.hash, receipt_encodings)
     check_roots(suite, header, tx_leaves, leaf_hashes)
     next_nonces: dict[bytes, int] = {}
     for tx, address in zip(transactions, senders, strict=True):
@@ -143,18 +134,12 @@ def prepare_block(
 
 
 def _check_digest_counts(height: int, count: int, digests: BlockDigests) -> None:
-    lengths = tuple(
-        len(part)
-        for part in (
-            digests.tx_hashes,
-            digests.sender_addresses,
-            digests.receipt_encodings,
-            digests.tx_leaf_hashes,
-            digests.receipt_leaf_hashes,
-        )
-        if part is not None
+    lengths = (
+        len(digests.tx_hashes),
+        len(digests.sender_addresses),
+        len(digests.receipt_encodings),
     )
-    if any(length != count for length in lengths):
+    if lengths != (count, count, count):
         raise InvariantViolation(
             f"block {height}: digests of {lengths} items for {count} transactions"
         )

@@ -65,7 +65,7 @@ class StoreNodeReader:
         self.get_node = store.point_reader(KeySpace.STATE_NODES)
 
 
-RECENT_NODES_MAX = 65_536  # ~20 MB of nodes: some 40 blocks of 300 transactions
+RECENT_NODES_MAX = 65_536  # ~20 MB typical, ≤ ~45 MB: some 40 blocks of 300 transactions
 
 
 class RecentNodes:
