@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from gongshi.codec import (
     Block,
     BlockHeader,
-    Event,
     Receipt,
     ReceiptStatus,
     Record,
@@ -23,50 +22,7 @@ from gongshi.codec import (
 from gongshi.codec.errors import InvalidField
 from gongshi.crypto import get_suite
 
-UINT64 = st.integers(0, 2**64 - 1) | st.sampled_from([0, 23, 24, 2**32, 2**64 - 1])
-HASHES = st.binary(min_size=32, max_size=32)
-IDENTIFIERS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,63}", fullmatch=True)
-CONTRACTS = st.from_regex(r"[a-z][a-z0-9_]{0,63}", fullmatch=True)
-_SCALAR = st.none() | st.booleans() | st.integers(-(2**64), 2**64 - 1) | st.text(max_size=12)
-VALUES = st.recursive(
-    _SCALAR | st.binary(max_size=24),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
-    max_leaves=10,
-)
-FIELD_MAPS = st.dictionaries(st.text(max_size=8), VALUES, max_size=4)
-
-
-@st.composite
-def events(draw: st.DrawFn) -> Event:
-    return Event(contract=draw(CONTRACTS), name=draw(IDENTIFIERS), fields=draw(FIELD_MAPS))
-
-
-@st.composite
-def receipts(draw: st.DrawFn) -> Receipt:
-    status = draw(st.sampled_from(ReceiptStatus))
-    return Receipt(
-        tx_hash=draw(HASHES),
-        status=status,
-        gas_used=draw(UINT64),
-        return_value=draw(VALUES),
-        error="" if status is ReceiptStatus.SUCCESS else draw(st.text(max_size=30)),
-        events=tuple(draw(st.lists(events(), max_size=3))),
-    )
-
-
-@st.composite
-def transactions(draw: st.DrawFn) -> Transaction:
-    return Transaction(
-        chain_id="gongshi-test",
-        nonce=draw(UINT64),
-        sender=draw(st.binary(min_size=32, max_size=32)),
-        target=draw(CONTRACTS),
-        method=draw(IDENTIFIERS),
-        args=draw(VALUES),
-        gas_limit=draw(UINT64),
-        expiry_height=draw(UINT64),
-        private_ref=draw(st.none() | HASHES),
-    )
+from .conftest import events, receipts, transactions  # type: ignore[import-not-found]
 
 
 def field_values(obj: Record, *, omit_defaults: bool) -> dict[str, object]:
