@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gongshi.crypto import Suite
 from gongshi.execution import (
@@ -21,6 +24,7 @@ from gongshi.execution import (
     verify_signatures,
 )
 from gongshi.execution.errors import BadTransactionSignature
+from gongshi.execution.parallel import CHUNKS_PER_WORKER, PARALLEL_BATCH_MIN, chunk_bounds
 
 from .conftest import key_of, notarize  # type: ignore[import-not-found]
 
@@ -99,3 +103,15 @@ def test_same_result_under_different_hash_seeds(tmp_path: Path) -> None:
         )
         digests.add(output.stdout.strip())
     assert len(digests) == 1 and len(next(iter(digests))) == 64
+
+
+@given(st.integers(1, 5_000), st.integers(1, 8))
+def test_chunks_cover_the_batch_in_order_with_few_hand_offs(count: int, workers: int) -> None:
+    bounds = chunk_bounds(count, workers)
+    assert bounds[0][0] == 0 and bounds[-1][1] == count
+    assert all(end == start for (_, end), (start, _) in itertools.pairwise(bounds))
+    assert 1 <= len(bounds) <= workers * CHUNKS_PER_WORKER
+    sizes = [end - start for start, end in bounds]
+    assert max(sizes) - min(sizes) <= 1
+    if len(bounds) > 1:  # never split into chunks smaller than the fan-out threshold
+        assert min(sizes) >= PARALLEL_BATCH_MIN

@@ -176,13 +176,13 @@ def test_batches_queued_together_are_admitted_in_one_check(
     gossip = TxGossip(mempool=pool, broadcast=lambda kind, body: 0)
     raw = signed(6)
     calls: list[int] = []
-    original = AdmissionChecker.check_batch
+    original = AdmissionChecker.check_batch_from_loop
 
-    def counting(self: AdmissionChecker, batch: Any, **kwargs: Any) -> Any:
+    async def counting(self: AdmissionChecker, batch: Any, **kwargs: Any) -> Any:
         calls.append(len(batch))
-        return original(self, batch, **kwargs)
+        return await original(self, batch, **kwargs)
 
-    monkeypatch.setattr(AdmissionChecker, "check_batch", counting)
+    monkeypatch.setattr(AdmissionChecker, "check_batch_from_loop", counting)
 
     async def scenario() -> None:
         for start in range(0, 6, 2):  # three batches queue before the admission task runs

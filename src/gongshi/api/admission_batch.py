@@ -4,7 +4,7 @@ Each `tx_send` used to check its transaction (decode, hash, signature) in its ow
 `to_thread` call: a hand-off costs about as much as an Ed25519 verification, and a batch of
 100 calls paid it 100 times. `AdmissionBatcher.check` queues the transaction instead; the
 first call of a loop iteration schedules one flush, which checks everything queued by then
-with one awaited batch check (the node's: `mempool.offload.check_batch_from_loop`, a small
+with one awaited batch check (the node's: `AdmissionChecker.check_batch_from_loop`, a small
 batch on the loop, a larger one in a few chunks on the verification pool), and answers each
 caller in queue order, so the mempool adds that follow happen in call order (a sender's
 nonces stay in order).

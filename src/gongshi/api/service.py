@@ -48,7 +48,6 @@ from gongshi.execution.notary import record_key
 from gongshi.mempool import Admitted, MempoolStats
 from gongshi.mempool.admission import AdmissionChecker
 from gongshi.mempool.errors import GasLimitTooHigh, TransactionTooLarge
-from gongshi.mempool.offload import check_batch_from_loop
 from gongshi.node.genesis import ChainParams, Genesis, genesis_hash
 from gongshi.storage import EventPosition, Ledger
 from gongshi.storage.errors import TransactionNotFound
@@ -223,8 +222,8 @@ class ChainService:
         if self._admissions is None:
             checker = pool.checker
             self._admissions = AdmissionBatcher(
-                lambda raws: check_batch_from_loop(
-                    checker, raws, next_height=pool.next_height, known=pool.contains
+                lambda raws: checker.check_batch_from_loop(
+                    raws, next_height=pool.next_height, known=pool.contains
                 )
             )
         return self._admissions

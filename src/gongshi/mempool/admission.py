@@ -109,11 +109,6 @@ class AdmissionChecker:
     def suite(self) -> Suite:
         return self._suite
 
-    @property
-    def parallel(self) -> ParallelMap:
-        """The verification pool `check_batch` fans out over (`offload` uses it directly)."""
-        return self._parallel
-
     def check(
         self,
         data: bytes,
@@ -182,17 +177,32 @@ class AdmissionChecker:
     ) -> list[CheckResult]:
         """`check` of each item, in parallel; each result is the prepared transaction or the
         rejection, in input order."""
-        check = functools.partial(self.check_chunk, next_height=next_height, known=known)
+        check = functools.partial(self._check_chunk, next_height=next_height, known=known)
         return self._parallel.map_chunked(check, batch)
 
-    def check_chunk(
+    async def check_batch_from_loop(
+        self,
+        batch: Sequence[bytes],
+        *,
+        next_height: int,
+        known: Callable[[bytes], bool] | None = None,
+    ) -> list[CheckResult]:
+        """`check_batch`, awaited from the event loop (the API's and gossip's admission):
+        under load the node admits many batches of a few transactions, for which a thread
+        hand-off costs about as much as the checks, so a small batch is checked on the loop
+        and a larger one in chunks on the verification pool
+        (`ParallelMap.map_chunked_from_loop`)."""
+        check = functools.partial(self._check_chunk, next_height=next_height, known=known)
+        return await self._parallel.map_chunked_from_loop(check, batch)
+
+    def _check_chunk(
         self,
         chunk: Sequence[bytes],
         *,
         next_height: int,
         known: Callable[[bytes], bool] | None = None,
     ) -> list[CheckResult]:
-        """`check` of each item on the calling thread, as `check_batch` returns them."""
+        """`check` of each item on the calling thread, each result prepared or rejected."""
         results: list[CheckResult] = []
         for data in chunk:
             try:

@@ -3,7 +3,7 @@
 Threads: `checker` (decoding, signature verification) and `contains` are safe from any
 thread; every other method changes or reads the pool's structures and must be called from one
 thread, the node's event loop. `admit` and `admit_batch` run both halves on the calling
-thread (the owner); the node instead awaits `offload.check_batch_from_loop` (small batches
+thread (the owner); the node instead awaits `checker.check_batch_from_loop` (small batches
 on the loop, larger ones on its verification pool) and hands the results to `add_checked`
 on the loop.
 

@@ -93,7 +93,7 @@ class ExecutedBlock:
 
     def digests(self) -> BlockDigests:
         """What the ledger's commit needs and this node computed already (hashes at
-        admission, receipt encodings and leaf hashes at execution)."""
+        admission, receipt encodings at execution)."""
         return BlockDigests(
             tx_hashes=tuple(p.tx_hash for p in self.prepared),
             sender_addresses=tuple(p.sender_address for p in self.prepared),
@@ -434,8 +434,8 @@ class Chain:
         next_nonces: dict[bytes, int],
         change: ValidatorSetChange | None,
     ) -> ExecutedBlock:
-        receipt_encodings = tuple(encode(r) for r in receipts)
         hash_fn = self.suite.hash
+        receipt_encodings = tuple(encode(r) for r in receipts)
         header = BlockHeader(
             height=context.height,
             parent_hash=parent_hash,

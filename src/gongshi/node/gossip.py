@@ -7,8 +7,8 @@
 - Received batches wait in a bounded queue (a full queue drops the batch: gossip is best
   effort) and are admitted together with whatever else queued meanwhile (up to
   INBOUND_BATCHES_PER_ADMISSION batches at a time): checked on the loop if few, else in chunks
-  on the verification pool (`mempool.offload`), then added to the mempool on the loop (verify
-  once: the mempool keeps them decoded and verified).
+  on the verification pool (`AdmissionChecker.check_batch_from_loop`), then added to the
+  mempool on the loop (verify once: the mempool keeps them decoded and verified).
   A transaction that came first by a proposal's fetch is in the pool already (`known`):
   neither verified nor added again.
 - `fetch` asks the proposer (then each other peer) for transactions by hash, one request at a
@@ -28,7 +28,6 @@ from gongshi.codec import encode
 from gongshi.errors import GongshiError
 from gongshi.execution import PreparedTransaction
 from gongshi.mempool import Admitted, Mempool
-from gongshi.mempool.offload import check_batch_from_loop
 from gongshi.network import MessageKind
 from gongshi.node.errors import MalformedPeerMessage
 from gongshi.node.wire import (
@@ -182,8 +181,8 @@ class TxGossip:
         if not fresh:
             return
         mempool = self._mempool
-        checked = await check_batch_from_loop(
-            mempool.checker, fresh, next_height=mempool.next_height, known=mempool.contains
+        checked = await mempool.checker.check_batch_from_loop(
+            fresh, next_height=mempool.next_height, known=mempool.contains
         )
         with mempool.quietly():
             results = mempool.add_checked(checked)

@@ -1,26 +1,23 @@
-"""Admission checks awaited from the event loop (`mempool.offload`): the same results as
-`check_batch`, small batches on the loop thread, larger ones in few chunks on the pool."""
+"""Admission checks awaited from the event loop (`AdmissionChecker.check_batch_from_loop`
+over `ParallelMap.map_chunked_from_loop`): the same results as `check_batch`, small batches on
+the loop thread, larger ones in few chunks on the pool."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from gongshi.codec import encode
 from gongshi.execution import ParallelMap
-from gongshi.execution.parallel import CHUNKS_PER_WORKER, PARALLEL_BATCH_MIN
+from gongshi.execution.parallel import PARALLEL_BATCH_MIN, chunk_bounds
 from gongshi.mempool import AdmissionChecker, CheckResult
 from gongshi.mempool.errors import AdmissionRejected
-from gongshi.mempool.offload import check_batch_from_loop, chunk_bounds
 
 from .conftest import PoolWorld, transaction  # type: ignore[import-not-found]
 
@@ -35,18 +32,6 @@ class RecordingExecutor(ThreadPoolExecutor):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         self.submitted += 1
         return super().submit(fn, *args, **kwargs)
-
-
-@given(st.integers(1, 5_000), st.integers(1, 8))
-def test_chunks_cover_the_batch_in_order_with_few_hand_offs(count: int, workers: int) -> None:
-    bounds = chunk_bounds(count, workers)
-    assert bounds[0][0] == 0 and bounds[-1][1] == count
-    assert all(end == start for (_, end), (start, _) in itertools.pairwise(bounds))
-    assert 1 <= len(bounds) <= workers * CHUNKS_PER_WORKER
-    sizes = [end - start for start, end in bounds]
-    assert max(sizes) - min(sizes) <= 1
-    if len(bounds) > 1:  # never split into chunks smaller than the fan-out threshold
-        assert min(sizes) >= PARALLEL_BATCH_MIN
 
 
 def _batch(world: PoolWorld, count: int) -> list[bytes]:
@@ -82,7 +67,7 @@ def test_results_are_check_batch_results_and_threads_as_documented(
 
     async def scenario() -> list[CheckResult]:
         loop_threads.add(threading.get_ident())
-        return await check_batch_from_loop(checker, raws, next_height=1)
+        return await checker.check_batch_from_loop(raws, next_height=1)
 
     try:
         found = asyncio.run(scenario())
@@ -104,8 +89,8 @@ def test_known_transactions_are_refused_before_verifying(world: PoolWorld) -> No
     assert not isinstance(first, AdmissionRejected)
 
     async def scenario() -> list[CheckResult]:
-        return await check_batch_from_loop(
-            checker, raws, next_height=1, known=lambda tx_hash: tx_hash == first.tx_hash
+        return await checker.check_batch_from_loop(
+            raws, next_height=1, known=lambda tx_hash: tx_hash == first.tx_hash
         )
 
     results = asyncio.run(scenario())

@@ -1,6 +1,6 @@
-"""`check_batch_from_loop` without a verification pool (`ParallelMap()`, as the API's
-`LocalChain` has): a large batch (a 1 MiB `tx_send` batch, say) is checked on a worker
-thread, never on the event loop, which would stall every other connection meanwhile."""
+"""`AdmissionChecker.check_batch_from_loop` without a verification pool (`ParallelMap()`, as
+the API's `LocalChain` has): a large batch (a 1 MiB `tx_send` batch, say) is checked on a
+worker thread, never on the event loop, which would stall every other connection meanwhile."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import threading
 from gongshi.execution import ParallelMap
 from gongshi.execution.parallel import PARALLEL_BATCH_MIN
 from gongshi.mempool import AdmissionChecker
-from gongshi.mempool.offload import check_batch_from_loop
 
 from .conftest import PoolWorld  # type: ignore[import-not-found]
 
@@ -33,7 +32,7 @@ def test_a_large_batch_is_not_checked_on_the_loop_without_a_pool(world: PoolWorl
 
     async def scenario() -> None:
         loop_thread.append(threading.get_ident())
-        await check_batch_from_loop(checker, raws, next_height=1)
+        await checker.check_batch_from_loop(raws, next_height=1)
 
     asyncio.run(scenario())
     assert loop_thread[0] not in checker.threads
