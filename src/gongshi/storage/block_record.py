@@ -8,11 +8,9 @@ record in a write batch. Both are pure; the ledger does the I/O.
 
 A committer that already knows a block's transaction hashes, senders' addresses and receipt
 encodings (the node: hashed at admission, encoded for the receipts root) passes them as
-`BlockDigests`, so a commit does not hash every transaction again; with the RFC 6962 leaf
-hashes of both trees too (the node: computed for the header's roots), it does not hash the
-leaves again either. They are trusted to belong to the block's transactions and receipts
-(the committer computed them from those); the roots are still derived from them and checked
-against the header.
+`BlockDigests`, so a commit does not hash every transaction again. They are trusted to
+belong to the block's transactions (the committer computed them from those); the roots are
+still derived from them and checked against the header.
 """
 
 from __future__ import annotations
@@ -26,12 +24,7 @@ from gongshi.crypto.suite import Suite
 from gongshi.errors import InvariantViolation
 from gongshi.storage.errors import CertificateTooLarge
 from gongshi.storage.kv import Batch
-from gongshi.storage.roots import (
-    receipt_leaf_hashes,
-    receipts_root_of_leaves,
-    tx_leaf_hashes,
-    tx_root_of_leaves,
-)
+from gongshi.storage.roots import receipt_leaf_hashes, receipts_root_of_leaves, tx_root
 from gongshi.storage.schema import (
     KeySpace,
     MetaKey,
@@ -112,9 +105,8 @@ def prepare_block(
             raise InvariantViolation(
                 f"block {height}: receipt {index} is not for transaction {index}"
             )
-    tx_leaves = tx_leaf_hashes(suite.hash, tx_hashes)
-    leaf_hashes = receipt_leaf_hashes(suite.hash, receipt_encodings)
-    check_roots(suite, header, tx_leaves, leaf_hashes)
+    leaf_hashes = receipt_leaf_hashes(suite.hash, receipt_encodings)  # checked and stored
+    check_roots(suite, header, tx_hashes, leaf_hashes)
     next_nonces: dict[bytes, int] = {}
     for tx, address in zip(transactions, senders, strict=True):
         next_nonces[address] = max(next_nonces.get(address, 0), tx.nonce + 1)
@@ -148,13 +140,12 @@ def _check_digest_counts(height: int, count: int, digests: BlockDigests) -> None
 def check_roots(
     suite: Suite,
     header: BlockHeader,
-    tx_leaf_hashes: Sequence[bytes],
+    tx_hashes: Sequence[bytes],
     receipt_leaf_hashes: Sequence[bytes],
 ) -> None:
-    """Raise InvariantViolation unless the header's tx and receipts roots recompute from
-    the leaf hashes of both trees (`roots.tx_leaf_hashes` of the transactions' hashes,
-    `roots.receipt_leaf_hashes` of the receipts' encodings)."""
-    computed = tx_root_of_leaves(suite.hash, tx_leaf_hashes)
+    """Raise InvariantViolation unless the header's tx and receipts roots recompute from the
+    transactions' hashes and the receipts' leaf hashes (`roots.receipt_leaf_hashes`)."""
+    computed = tx_root(suite.hash, tx_hashes)
     if computed != header.tx_root:
         raise InvariantViolation(
             f"block {header.height}: tx root {computed.hex()} does not match the header's "

@@ -22,16 +22,6 @@ def tx_root(hash_fn: HashFn, tx_hashes: Sequence[bytes]) -> bytes:
     return MerkleTree(hash_fn, tx_hashes).root
 
 
-def tx_leaf_hashes(hash_fn: HashFn, tx_hashes: Sequence[bytes]) -> list[bytes]:
-    """RFC 6962 leaf hashes of the tx tree: H(0x00 || tx_hash)."""
-    return [hash_fn(LEAF_PREFIX + tx_hash) for tx_hash in tx_hashes]
-
-
-def tx_root_of_leaves(hash_fn: HashFn, leaf_hashes: Sequence[bytes]) -> bytes:
-    """`tx_root` from the transactions' `tx_leaf_hashes` (when they are kept for later)."""
-    return merkle_root_of_leaf_hashes(hash_fn, leaf_hashes)
-
-
 def receipt_leaf_hashes(hash_fn: HashFn, receipt_encodings: Sequence[bytes]) -> list[bytes]:
     """RFC 6962 leaf hashes of the receipts tree: H(0x00 || encoding)."""
     return [hash_fn(LEAF_PREFIX + encoding) for encoding in receipt_encodings]
