@@ -1,6 +1,7 @@
 """uvicorn embedded in the caller's event loop: the API server and the node's metrics server.
 
-    server = EmbeddedServer(app_config, host="127.0.0.1", port=0, name="gongshi-api")
+    config = embedded_config(app, ws="none", connections_max=64, shutdown_timeout_s=5)
+    server = EmbeddedServer(config, host="127.0.0.1", port=0, backlog=128, name="gongshi-api")
     await server.start()        # the socket is bound first: a taken port is an OSError here
     server.port                 # the bound port
     await server.stop()         # open requests get the graceful-shutdown time
@@ -16,12 +17,41 @@ import contextlib
 import logging
 import socket
 from collections.abc import Generator
+from typing import Literal
 
 import uvicorn
+from starlette.types import ASGIApp
 
 logger = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_S = 10.0
+WS_BYTES_MAX_DEFAULT = 16 * 1024 * 1024  # uvicorn's own default
+
+
+def embedded_config(
+    app: ASGIApp,
+    *,
+    ws: Literal["none", "websockets-sansio"],
+    connections_max: int,
+    shutdown_timeout_s: int,
+    ws_bytes_max: int = WS_BYTES_MAX_DEFAULT,
+) -> uvicorn.Config:
+    """The uvicorn settings of every embedded server: no lifespan and none of uvicorn's own
+    logging (the node's logging configuration stands), at most `connections_max` concurrent
+    connections, and HTTP/1.1 parsed by h11, which refuses a request head over 16 KiB
+    (httptools would cost a third less CPU per request but keeps a head of any size in
+    memory, so a few connections could exhaust a node's)."""
+    return uvicorn.Config(
+        app,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        http="h11",
+        ws=ws,
+        ws_max_size=ws_bytes_max,
+        limit_concurrency=connections_max,
+        timeout_graceful_shutdown=shutdown_timeout_s,
+    )
 
 
 class ServerNotStarted(Exception):

@@ -20,7 +20,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -30,7 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from gongshi.api.access import AUTH_HEADER, Authenticator, Caller, Principal
 from gongshi.api.dispatch import Dispatcher, error_response
-from gongshi.api.embedded import EmbeddedServer, ServerNotStarted
+from gongshi.api.embedded import EmbeddedServer, ServerNotStarted, embedded_config
 from gongshi.api.errors import (
     AccessDenied,
     ApiUnavailable,
@@ -197,17 +196,12 @@ class ApiServer:
 
     async def start(self) -> None:
         limits = self._limits
-        config = uvicorn.Config(
+        config = embedded_config(
             self.app(),
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            # h11 bounds a request's head (16 KiB); httptools keeps any head in memory.
-            http="h11",
             ws="websockets-sansio",
-            ws_max_size=limits.request_bytes_max,
-            limit_concurrency=limits.connections_max,
-            timeout_graceful_shutdown=SHUTDOWN_TIMEOUT_S,
+            ws_bytes_max=limits.request_bytes_max,
+            connections_max=limits.connections_max,
+            shutdown_timeout_s=SHUTDOWN_TIMEOUT_S,
         )
         embedded = EmbeddedServer(
             config, host=self._host, port=self._port, backlog=BACKLOG, name="gongshi-api"

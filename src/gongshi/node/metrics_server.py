@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 
-import uvicorn
 from prometheus_client import CollectorRegistry, make_asgi_app
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,7 +22,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gongshi.api.embedded import EmbeddedServer, ServerNotStarted
+from gongshi.api.embedded import EmbeddedServer, ServerNotStarted, embedded_config
 from gongshi.node.errors import NodeError
 
 logger = logging.getLogger(__name__)
@@ -77,15 +76,11 @@ class MetricsServer:
         return self._embedded.port
 
     async def start(self) -> None:
-        config = uvicorn.Config(
+        config = embedded_config(
             metrics_app(self._registry),
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            http="h11",
             ws="none",
-            limit_concurrency=CONNECTIONS_MAX,
-            timeout_graceful_shutdown=SHUTDOWN_TIMEOUT_S,
+            connections_max=CONNECTIONS_MAX,
+            shutdown_timeout_s=SHUTDOWN_TIMEOUT_S,
         )
         embedded = EmbeddedServer(
             config, host=self._host, port=self._port, backlog=BACKLOG, name="gongshi-metrics"
