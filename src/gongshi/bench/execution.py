@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import tempfile
 import time
 from collections.abc import Iterator
@@ -70,11 +71,10 @@ class _Network:
 
 def _network(suite: Suite, senders: int) -> _Network:
     """An in-memory network of four organisations with at least `senders` client keys."""
-    per_organisation = -(-senders // ORGANISATIONS) - 1  # the default client is one
+    # Each organisation has its default client; the rest are extra (as `bench chain` counts).
+    extra_clients = math.ceil(senders / ORGANISATIONS) - 1
     plan = plan_network(
-        NetworkOptions(
-            organisations=ORGANISATIONS, suite=suite.name, extra_clients=max(per_organisation, 0)
-        ),
+        NetworkOptions(organisations=ORGANISATIONS, suite=suite.name, extra_clients=extra_clients),
         now=GENESIS_TIME,
     )
     files = {output.path: output.content for output in plan.files}
